@@ -1,0 +1,1 @@
+"""Sources: everything that brings feedback in. Each yields ``CollectedItem`` or ``Rejected`` records."""

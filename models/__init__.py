@@ -1,0 +1,1 @@
+"""Text normalisation, sentiment and topic models, training and the model registry."""

@@ -1,0 +1,101 @@
+"""The sentiment model API every kind follows (TF-IDF baseline now, transformers later).
+
+>>> model = SentimentModel.from_pretrained("sentiment-tfidf")
+>>> model.predict(["aplikasinya lemot banget, otp gk masuk2"])
+['negative']
+>>> model.predict_proba("makasih min, insentif udh cair")  # columns follow model.labels
+array([[0.03, 0.05, 0.92]])
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from models import registry
+from suara.errors import ModelError
+
+TASK = "sentiment"
+
+
+@dataclass(frozen=True)
+class Prediction:
+    label: str
+    confidence: float
+    scores: dict[str, float]
+
+
+class SentimentModel(ABC):
+    """Base class: ``from_pretrained`` picks the implementation from the directory's ``config.json``."""
+
+    kind: ClassVar[str]
+    _kinds: ClassVar[dict[str, type[SentimentModel]]] = {}
+
+    def __init__(self, *, labels: Sequence[str], name: str, version: str, card: dict[str, Any] | None = None):
+        self.labels = tuple(labels)
+        self.name = name
+        self.version = version
+        self.card = dict(card or {})
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if getattr(cls, "kind", None):
+            SentimentModel._kinds[cls.kind] = cls
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str | Path, *, model_dir: Path | None = None) -> SentimentModel:
+        """Load a model by directory, version or name (see ``models.registry.resolve``)."""
+        path = registry.resolve(str(name_or_path), model_dir)
+        config = registry.read_config(path)
+        kind = config.get("kind")
+        impl = SentimentModel._kinds.get(kind)
+        if impl is None:
+            _import_known_kinds()
+            impl = SentimentModel._kinds.get(kind)
+        if impl is None:
+            raise ModelError(f"{path}: unknown model kind {kind!r}; known: {sorted(SentimentModel._kinds)}")
+        return impl._load(path, config)
+
+    @classmethod
+    @abstractmethod
+    def _load(cls, path: Path, config: dict[str, Any]) -> SentimentModel: ...
+
+    @abstractmethod
+    def save_pretrained(self, path: Path | str) -> Path: ...
+
+    @abstractmethod
+    def _proba(self, texts: list[str]) -> np.ndarray: ...
+
+    def predict_proba(self, texts: str | Sequence[str]) -> np.ndarray:
+        """Probabilities, one row per text, columns in ``self.labels`` order."""
+        batch = [texts] if isinstance(texts, str) else list(texts)
+        if not batch:
+            return np.zeros((0, len(self.labels)))
+        return self._proba(batch)
+
+    def predict(self, texts: str | Sequence[str]) -> list[str]:
+        """Labels, one per text: ``predict(["aplikasinya lemot banget"]) -> ["negative"]``."""
+        proba = self.predict_proba(texts)
+        return [self.labels[i] for i in proba.argmax(axis=1)]
+
+    def predict_detailed(self, texts: Sequence[str]) -> list[Prediction]:
+        """Label, confidence and every class score per text (what the store keeps)."""
+        proba = self.predict_proba(list(texts))
+        return [
+            Prediction(
+                label=self.labels[int(row.argmax())],
+                confidence=float(row.max()),
+                scores={lab: round(float(p), 6) for lab, p in zip(self.labels, row, strict=True)},
+            )
+            for row in proba
+        ]
+
+
+def _import_known_kinds() -> None:
+    # Implementations register themselves on import; keep heavy ones (torch) out of start-up.
+    import models.tfidf  # noqa: F401

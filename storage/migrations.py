@@ -1,0 +1,59 @@
+"""Ordered, named migrations that run automatically and are idempotent.
+
+Each migration is a function of a connection that checks the database's real state before it changes
+anything (like sqlite-utils), so running it twice, or over a database that a newer ``metadata.create_all``
+already shaped, is harmless. Applied names are recorded in ``schema_migrations``. A new migration goes at
+the end of ``MIGRATIONS``; never edit or reorder an applied one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, inspect, select, text
+
+from storage import schema
+
+Migration = tuple[str, Callable[[Connection], None]]
+
+# A fixed key for PostgreSQL's advisory lock so that concurrent workers migrate one at a time.
+_PG_LOCK_KEY = 0x5A_55_41_52_41
+
+
+def _create_initial_tables(conn: Connection) -> None:
+    tables = [
+        schema.items,
+        schema.predictions,
+        schema.active_models,
+        schema.checkpoints,
+        schema.quarantine,
+        schema.runs,
+        schema.store_meta,
+    ]
+    schema.metadata.create_all(conn, tables=tables, checkfirst=True)
+
+
+MIGRATIONS: list[Migration] = [
+    ("0001_initial", _create_initial_tables),
+]
+
+
+def migrate(conn: Connection) -> list[str]:
+    """Apply every migration not yet recorded; return the names applied now (empty when up to date)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+    schema.schema_migrations.create(conn, checkfirst=True)
+    done = set(conn.execute(select(schema.schema_migrations.c.name)).scalars())
+    applied = []
+    for name, step in MIGRATIONS:
+        if name in done:
+            continue
+        step(conn)
+        conn.execute(schema.schema_migrations.insert().values(name=name, applied_at=datetime.now(UTC)))
+        applied.append(name)
+    return applied
+
+
+def table_names(conn: Connection) -> set[str]:
+    return set(inspect(conn).get_table_names())

@@ -1,0 +1,321 @@
+"""The ``suara`` command: a thin layer over the library. Errors a user can meet print one line and exit 2."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from collections.abc import Callable, Iterator
+from datetime import date
+from enum import StrEnum
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from suara.config import get_settings
+from suara.errors import InputError, SuaraError
+
+app = typer.Typer(
+    help="Suara: what Indonesian users say, collected, classified and summarised.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+train_app = typer.Typer(help="Train models.", no_args_is_help=True)
+collect_app = typer.Typer(help="Collect feedback from a source into the store.", no_args_is_help=True)
+app.add_typer(train_app, name="train")
+app.add_typer(collect_app, name="collect")
+
+PREDICT_CHUNK = 1000
+
+
+def friendly(fn: Callable) -> Callable:
+    """Turn our own errors into one line on stderr and exit code 2."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except SuaraError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+class Period(StrEnum):
+    day = "day"
+    week = "week"
+
+
+class Lang(StrEnum):
+    id = "id"
+    en = "en"
+
+
+class Kind(StrEnum):
+    tfidf = "tfidf"
+
+
+def _engine():
+    from suara import jobs
+
+    return jobs.engine_for()
+
+
+def _model(ref: str | None):
+    from suara import jobs
+
+    settings = get_settings()
+    return jobs.load_model(ref or settings.sentiment_model, str(settings.model_dir))
+
+
+# -- predict ----------------------------------------------------------------------------------------------------
+def _read_csv_rows(
+    path: Path, text_column: str
+) -> tuple[list[str], Iterator[tuple[int, dict[str, str], str | None]]]:
+    """Header and (line, row, problem) triples; undecodable bytes mark the row, not the file, as bad."""
+    if not path.is_file():
+        raise InputError(f"no such file: {path}")
+    data = path.read_bytes().decode("utf-8", "surrogateescape").lstrip("\ufeff")
+    reader = csv.DictReader(io.StringIO(data, newline=""))
+    header = list(reader.fieldnames or [])
+    if not header:
+        raise InputError(f"{path}: empty file (no header row)")
+    if text_column not in header:
+        raise InputError(f"{path}: no column {text_column!r}; columns are {header}; use --text-column")
+
+    def rows() -> Iterator[tuple[int, dict[str, str], str | None]]:
+        for row in reader:
+            line = reader.line_num
+            text = row.get(text_column)
+            values = [v for v in row.values() if isinstance(v, str)]
+            if any("\udc80" <= ch <= "\udcff" for v in values for ch in v):
+                clean = {
+                    k: (
+                        v.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+                        if isinstance(v, str)
+                        else v
+                    )
+                    for k, v in row.items()
+                }
+                yield line, clean, "invalid UTF-8"
+            elif None in row:
+                yield line, {k: v for k, v in row.items() if k is not None}, "more fields than the header"
+            elif not text or not text.strip():
+                yield line, row, "empty text"
+            else:
+                yield line, row, None
+
+    return header, rows()
+
+
+@app.command()
+@friendly
+def predict(
+    input: Annotated[Path, typer.Argument(help="CSV file with a text column")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="CSV to write")],
+    text_column: Annotated[str, typer.Option(help="column that holds the text")] = "text",
+    model: Annotated[str | None, typer.Option(help="model name, version or directory")] = None,
+    mask_pii: Annotated[
+        bool, typer.Option(help="mask NIK, phone numbers, e-mails… in the written text")
+    ] = False,
+) -> None:
+    """Add sentiment, sentiment_confidence, topics and model_version to every row of a CSV."""
+    from models.text import mask_pii as mask
+
+    m = _model(model)
+    header, rows = _read_csv_rows(input, text_column)
+    extra = ["sentiment", "sentiment_confidence", "topics", "model_version", "error"]
+    out_header = header + [c for c in extra if c not in header]
+    n_ok, bad = 0, []
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with output.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=out_header, extrasaction="ignore")
+        writer.writeheader()
+        chunk: list[dict[str, str]] = []
+
+        def flush() -> None:
+            preds = m.predict_detailed([r[text_column] for r in chunk])
+            for r, p in zip(chunk, preds, strict=True):
+                r.update(
+                    sentiment=p.label,
+                    sentiment_confidence=f"{p.confidence:.4f}",
+                    topics="",
+                    model_version=m.version,
+                    error="",
+                )
+                if mask_pii:
+                    r[text_column] = mask(r[text_column])
+                writer.writerow(r)
+            chunk.clear()
+
+        for line, row, problem in rows:
+            if problem:
+                flush()
+                bad.append(f"line {line}: {problem}")
+                row.update(
+                    sentiment="", sentiment_confidence="", topics="", model_version=m.version, error=problem
+                )
+                writer.writerow(row)
+                continue
+            chunk.append(row)
+            n_ok += 1
+            if len(chunk) >= PREDICT_CHUNK:
+                flush()
+        flush()
+    typer.echo(f"wrote {output}: {n_ok} rows classified with {m.version}, {len(bad)} bad rows", err=True)
+    for b in bad[:20]:
+        typer.echo(f"  bad row {b}", err=True)
+    if len(bad) > 20:
+        typer.echo(f"  … and {len(bad) - 20} more (see the error column)", err=True)
+
+
+# -- evaluate ---------------------------------------------------------------------------------------------------
+@app.command()
+@friendly
+def evaluate(
+    data: Annotated[
+        Path, typer.Option(help="SmSA-style TSV, CSV with text,label, or JSONL with text,sentiment")
+    ],
+    model: Annotated[str | None, typer.Option(help="model name, version or directory")] = None,
+) -> None:
+    """Print accuracy, macro-F1, per-class F1 and the confusion matrix as JSON."""
+    from models.data import load_labelled
+    from models.evaluate import evaluate as run_eval
+
+    texts, labels = load_labelled(data)
+    result = run_eval(_model(model), texts, labels)
+    result["data"] = str(data)
+    typer.echo(json.dumps(result, indent=2))
+
+
+# -- train ------------------------------------------------------------------------------------------------------
+@train_app.command("sentiment")
+@friendly
+def train_sentiment(
+    kind: Annotated[Kind, typer.Option(help="model kind")] = Kind.tfidf,
+    data: Annotated[list[Path] | None, typer.Option(help="training file(s); default SmSA train")] = None,
+    valid: Annotated[
+        list[Path] | None, typer.Option(help="evaluation file(s); default SmSA valid/test, dev set")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="model root; default SUARA_MODEL_DIR")] = None,
+) -> None:
+    """Train a sentiment model and save it as a new version with its model card."""
+    from models.train import train_sentiment_tfidf
+
+    settings = get_settings()
+    smsa = settings.data_dir / "sentiment" / "smsa"
+    train_files = data or [smsa / "train.tsv"]
+    for f in train_files:
+        if not f.is_file():
+            raise InputError(f"no training file {f}; set SUARA_DATA_DIR or pass --data")
+    if valid:
+        evals = {p.stem: p for p in valid}
+    else:
+        evals = {
+            "smsa-valid": smsa / "valid.tsv",
+            "smsa-test": smsa / "test.tsv",
+            "topics-dev": settings.data_dir / "topics" / "dev.jsonl",
+        }
+        evals = {k: v for k, v in evals.items() if v.is_file()}
+    path = train_sentiment_tfidf(train_files, evaluations=evals, out_root=out or settings.model_dir)
+    typer.echo(str(path))
+
+
+# -- collect / classify / digest ----------------------------------------------------------------------------------
+@collect_app.command("file")
+@friendly
+def collect_file(
+    path: Annotated[Path, typer.Argument(help="CSV or JSONL export")],
+    mapping: Annotated[
+        str | None, typer.Option(help="field=column pairs, or a YAML/JSON mapping file")
+    ] = None,
+) -> None:
+    """Import an export file into the store (idempotent: importing it again adds nothing)."""
+    from collectors.files import FileMapping
+    from suara import jobs
+
+    result = jobs.collect_file(_engine(), path, FileMapping.parse(mapping))
+    typer.echo(f"{path.name}: {result}")
+
+
+@app.command()
+@friendly
+def classify(
+    model: Annotated[str | None, typer.Option(help="model; default: the store's active model")] = None,
+    batch_size: Annotated[int, typer.Option(min=1)] = 1000,
+) -> None:
+    """Classify every stored item that has no prediction from the model in use."""
+    from suara import jobs
+
+    result = jobs.classify_pending(_engine(), model_ref=model, batch_size=batch_size)
+    typer.echo(f"classified {result.classified} items with {result.model_version}")
+
+
+@app.command()
+@friendly
+def digest(
+    period: Annotated[Period, typer.Option()] = Period.week,
+    last_day: Annotated[str | None, typer.Option("--date", help="last day included, YYYY-MM-DD")] = None,
+    lang: Annotated[Lang, typer.Option()] = Lang.id,
+    out: Annotated[Path | None, typer.Option(help="directory; default SUARA_OUT_DIR")] = None,
+) -> None:
+    """Write the Markdown and HTML digest of a day or a week."""
+    from suara import jobs
+
+    try:
+        day = date.fromisoformat(last_day) if last_day else None
+    except ValueError:
+        raise InputError(f"--date {last_day!r} is not a date; write YYYY-MM-DD") from None
+    files = jobs.write_digest(
+        _engine(), period=period.value, last_day=day, out_dir=out or get_settings().out_dir, lang=lang.value
+    )
+    typer.echo(f"{files.markdown}\n{files.html}")
+
+
+@app.command("models")
+@friendly
+def list_models() -> None:
+    """List trained and released models, newest first."""
+    from models import registry
+
+    for info in registry.available(get_settings().model_dir):
+        typer.echo(f"{info.version}\t{info.kind}\t{info.path}")
+
+
+# -- demo -------------------------------------------------------------------------------------------------------
+@app.command()
+@friendly
+def demo(
+    out: Annotated[Path, typer.Option(help="where the store and the digest go")] = Path("out/demo"),
+    lang: Annotated[Lang, typer.Option()] = Lang.id,
+) -> None:
+    """Run the whole pipeline on the bundled sample with SQLite: collect → classify → digest."""
+    from flows.params import PipelineParams
+    from flows.pipeline import pipeline
+
+    out.mkdir(parents=True, exist_ok=True)
+    url = f"sqlite:///{(out / 'suara-demo.db').resolve()}"
+    result = pipeline(PipelineParams(database_url=url, out_dir=str(out), lang=lang.value))
+    c = result["collected"]
+    typer.echo(
+        f"store: {url} ({c['new']} new, {c['updated']} updated, {c['unchanged']} unchanged, "
+        f"{c['quarantined']} quarantined)"
+    )
+    typer.echo(
+        f"classified: {result['classified']['classified']} with {result['classified']['model_version']}"
+    )
+    typer.echo(f"digest: {result['digest']['markdown']}")
+    typer.echo(f"digest: {result['digest']['html']}")
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""One settings object, loaded from the environment (prefix ``SUARA_``) and an optional ``.env`` file.
+
+>>> settings = get_settings()
+>>> settings.database_url
+'sqlite:///./suara.db'
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from suara.errors import ConfigError
+
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Everything Suara can be told from outside the code."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SUARA_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    database_url: str = "sqlite:///./suara.db"
+    data_dir: Path = Path("../shared/data")
+    model_dir: Path = Path("./model_store")
+    out_dir: Path = Path("./out")
+    # Salt for author keys; when unset the store creates and keeps a random one (see storage.db.author_salt).
+    author_salt: SecretStr | None = None
+    # Official accounts whose @mentions are not masked (comma-separated), e.g. "@KartuCakap_ID".
+    official_handles: str = ""
+    sentiment_model: str = "sentiment-tfidf"
+    x_bearer_token: SecretStr | None = None
+    x_api_base: str = "https://api.twitter.com"
+    timezone: str = Field(default="Asia/Jakarta")
+
+    def official_handle_set(self) -> frozenset[str]:
+        return frozenset(h.strip().lstrip("@").lower() for h in self.official_handles.split(",") if h.strip())
+
+    def require(self, name: str) -> str:
+        """The value of a secret/setting that must be set for the caller, or a ConfigError naming it.
+
+        >>> get_settings().require("x_bearer_token")  # doctest: +SKIP
+        ConfigError: SUARA_X_BEARER_TOKEN is not set; put it in the environment or in .env
+        """
+        value = getattr(self, name, None)
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if value in (None, ""):
+            raise ConfigError(f"SUARA_{name.upper()} is not set; put it in the environment or in .env")
+        return str(value)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings; a wrong value becomes a ConfigError naming the variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"SUARA_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"invalid settings: {problems}") from exc
