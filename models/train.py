@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from models import registry
 from models.data import load_labelled
 from models.evaluate import evaluate
 from models.sentiment import SentimentModel
@@ -83,7 +84,7 @@ def write_model_card(model: SentimentModel, path: Path) -> None:
             f"| {set_name} | {m['n']} | {m['accuracy']:.3f} | {m['macro_f1']:.3f} | "
             f"{pc.get('negative', 0):.2f} / {pc.get('neutral', 0):.2f} / {pc.get('positive', 0):.2f} |"
         )
-    libs = model.card.get("libraries") or {}
+    libs = registry.read_config(path).get("libraries") or {}
     if libs:
         lines += ["", "## Libraries", "", ", ".join(f"{k} {v}" for k, v in libs.items())]
     lines += [

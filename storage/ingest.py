@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,6 +24,7 @@ from storage.db import add_quarantine, upsert_items
 # A feedback text longer than this is not a post or a ticket but a dump; keep it in quarantine for a human.
 MAX_TEXT_CHARS = 20_000
 BATCH = 500
+NAME_PLACEHOLDER = "[NAMA]"
 
 
 @dataclass
@@ -87,12 +89,16 @@ def sanitize(
     def mask_obj(obj: Any) -> Any:
         return mask_payload(obj, replace=replace, official_handles=official_handles)
 
+    text = mask_pii(item.text, official_handles=official_handles)
+    if item.author_name and len(item.author_name.strip()) >= 3:
+        # People sign their messages ("a.n. Siti Rahma"): their own display name is masked like any PII.
+        text = re.sub(re.escape(item.author_name.strip()), NAME_PLACEHOLDER, text, flags=re.IGNORECASE)
     return {
         "source": item.source,
         "source_id": item.source_id,
         "kind": item.kind,
         "author_key": key,
-        "text": mask_pii(item.text, official_handles=official_handles),
+        "text": text,
         "language": item.language,
         "created_at": item.created_at,
         "url": mask_pii(url, mentions=False) if url else None,
