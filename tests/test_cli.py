@@ -1,0 +1,130 @@
+"""The CLI contract: predict, evaluate, train, collect/classify/digest, and one-line errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from models import registry
+from suara.cli import app
+
+runner = CliRunner()
+
+
+def invoke(*args: str):
+    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+def released_version() -> str:
+    return next(i.version for i in registry.available(None) if i.name == "sentiment-tfidf")
+
+
+def test_predict_writes_every_row_and_reports_bad_ones(tmp_path):
+    src = tmp_path / "in.csv"
+    src.write_bytes(
+        b"id,body\n"
+        b"1,aplikasinya error terus gak bisa login\n"
+        b"2,\n"
+        b"3,caf\xe9 rusak\n"
+        b"4,\"makasih min, insentif udah cair. NIK 3273011290010003\"\n"
+    )
+    out = tmp_path / "out.csv"
+    result = invoke("predict", src, "--text-column", "body", "--output", out)
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert [r["id"] for r in rows] == ["1", "2", "3", "4"]
+    assert list(rows[0])[:2] == ["id", "body"]
+    assert {"sentiment", "sentiment_confidence", "topics", "model_version"} <= set(rows[0])
+    good = [rows[0], rows[3]]
+    assert all(r["sentiment"] in {"negative", "neutral", "positive"} for r in good)
+    assert all(0 < float(r["sentiment_confidence"]) <= 1 for r in good)
+    assert all(r["model_version"] == released_version() and r["topics"] == "" for r in rows)
+    assert (rows[1]["error"], rows[2]["error"]) == ("empty text", "invalid UTF-8")
+    assert rows[1]["sentiment"] == "" and rows[2]["body"] == "caf\\xe9 rusak"
+    assert "2 rows classified" in result.output and "2 bad rows" in result.output
+    assert "3273011290010003" in rows[3]["body"]  # the user's own file is passed through unless asked
+
+
+def test_predict_can_mask_pii(tmp_path):
+    src = tmp_path / "in.csv"
+    src.write_text("text\nNIK saya 3273011290010003 hp 0812-3456-7890\n", encoding="utf-8")
+    out = tmp_path / "out.csv"
+    assert invoke("predict", src, "--output", out, "--mask-pii").exit_code == 0
+    body = out.read_text(encoding="utf-8")
+    assert "3273011290010003" not in body and "[NIK]" in body and "[TELEPON]" in body
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["predict", "missing.csv", "--output", "o.csv"], "error: no such file: missing.csv"),
+        (["predict", "{csv}", "--output", "o.csv", "--text-column", "isi"], "error: {csv}: no column 'isi'"),
+        (["predict", "{csv}", "--output", "o.csv", "--model", "nope"], "error: no model 'nope'"),
+        (["evaluate", "--data", "missing.tsv"], "error: no such data file: missing.tsv"),
+        (["evaluate", "--data", "{badlabel}"], "has label 'angry'"),
+        (["digest", "--date", "kemarin"], "error: --date 'kemarin' is not a date"),
+        (["collect", "file", "missing.jsonl"], "error: no such file: missing.jsonl"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
+    csv_path = tmp_path / "in.csv"
+    csv_path.write_text("text\nhalo\n", encoding="utf-8")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("text,label\nhalo,angry\n", encoding="utf-8")
+    args = [a.format(csv=csv_path, badlabel=bad) for a in args]
+    result = invoke(*args)
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and message.format(csv=csv_path) in lines[0], result.output
+
+
+def test_evaluate_prints_the_promised_json(tmp_path):
+    data = tmp_path / "d.csv"
+    data.write_text("text,label\nerror terus aplikasinya\tkesel,negative\nmakasih banyak min,positive\n"
+                    "kapan dibuka ya?,neutral\n", encoding="utf-8")
+    result = invoke("evaluate", "--data", data)
+    assert result.exit_code == 0
+    report = json.loads(result.output)
+    assert {"accuracy", "macro_f1", "per_class_f1", "confusion_matrix", "n", "model_version"} <= set(report)
+    assert report["n"] == 3 and report["model_version"] == released_version()
+    assert sum(map(sum, report["confusion_matrix"]["matrix"])) == 3
+
+
+def test_evaluate_released_baseline_on_smsa_test(shared_data):
+    result = invoke("evaluate", "--data", shared_data / "sentiment" / "smsa" / "test.tsv")
+    report = json.loads(result.output)
+    assert report["n"] == 500 and 0.74 <= report["macro_f1"] <= 0.85
+
+
+def test_train_writes_a_new_version_that_becomes_the_default(tmp_path):
+    data = tmp_path / "train.csv"
+    rows = ["text,label"] + [f"{t},{lab}" for t, lab in [
+        ("aplikasi error terus", "negative"), ("otp gak masuk", "negative"), ("kecewa belum cair", "negative"),
+        ("kapan dibuka min", "neutral"), ("gimana caranya daftar", "neutral"), ("syaratnya apa", "neutral"),
+        ("makasih udah cair", "positive"), ("pelatihan bagus", "positive"), ("cs ramah", "positive")]]
+    data.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    result = invoke("train", "sentiment", "--kind", "tfidf", "--data", data, "--valid", data)
+    assert result.exit_code == 0, result.output
+    path = Path(result.output.strip().splitlines()[-1])
+    assert (path / "config.json").is_file() and (path / "README.md").is_file()
+    assert path.parent.parent == Path("model_store").resolve() or path.parent.parent.name == "model_store"
+    listed = invoke("models").output
+    assert listed.splitlines()[0].startswith(path.name)  # trained models come before released ones
+
+
+def test_collect_classify_digest_commands(tmp_path):
+    from suara.jobs import SAMPLE_FILE
+
+    first = invoke("collect", "file", SAMPLE_FILE)
+    assert first.exit_code == 0 and "432 new" in first.output
+    assert "0 new, 0 updated, 432 unchanged, 0 quarantined" in invoke("collect", "file", SAMPLE_FILE).output
+    assert "classified 432 items" in invoke("classify").output
+    assert "classified 0 items" in invoke("classify").output  # incremental: nothing left
+    result = invoke("digest", "--period", "week", "--date", "2026-11-15", "--lang", "en", "--out", tmp_path / "d")
+    assert result.exit_code == 0
+    md = (tmp_path / "d" / "digest-2026-11-15.md").read_text(encoding="utf-8")
+    assert "Total feedback: 81 (previous 81, +0%)" in md
