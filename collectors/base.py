@@ -6,7 +6,7 @@ Adding a source is one module: a class with a ``source`` name and a ``collect()`
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
@@ -50,6 +50,19 @@ class Rejected:
 Record = CollectedItem | Rejected
 
 
+@dataclass(frozen=True, slots=True)
+class Page:
+    """A batch of records and the cursor that becomes safe to save once they are stored.
+
+    ``checkpoint=None`` means "not yet safe": X's ``since_id`` is only saved after the last page of a run, so a
+    crash mid-run re-reads (upserts make that harmless) rather than skips.
+    """
+
+    records: Sequence[Record]
+    checkpoint: str | None = None
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+
 @runtime_checkable
 class Collector(Protocol):
     """A source of feedback. ``collect`` may be called again after a crash: keys make reruns safe."""
@@ -57,3 +70,17 @@ class Collector(Protocol):
     source: str
 
     def collect(self) -> Iterator[Record]: ...
+
+
+@runtime_checkable
+class PagedCollector(Protocol):
+    """A source read page by page from a saved cursor (``suara.jobs.run_collector`` drives it).
+
+    ``checkpoint_name`` names the cursor in the ``checkpoints`` table (e.g. ``"x:search:<hash of query>"``);
+    ``pages(cursor)`` starts after ``cursor`` (None: from the beginning or the source's default window).
+    """
+
+    source: str
+    checkpoint_name: str
+
+    def pages(self, cursor: str | None) -> Iterator[Page]: ...

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from collectors.base import KINDS, CollectedItem, Record, Rejected
+from collectors.base import KINDS, CollectedItem, Page, Record, Rejected
 from collectors.errors import SourceNotFound
 from suara.errors import InputError
 
@@ -38,6 +38,7 @@ DEFAULT_META_FIELDS = (
     "channel_name",
 )
 SUPPORTED_SUFFIXES = (".jsonl", ".ndjson", ".csv")
+PAGE_SIZE = 500
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,21 @@ class FileCollector:
             raise InputError(
                 f"{self.path.name}: unsupported file type {self.path.suffix!r}; use one of {SUPPORTED_SUFFIXES}"
             )
+
+    @property
+    def checkpoint_name(self) -> str:
+        return f"file:{Path(self.path).name}"
+
+    def pages(self, cursor: str | None = None) -> Iterator[Page]:
+        """Pages of records; no cursor is needed because keys make a re-import add nothing."""
+        batch: list[Record] = []
+        for record in self.collect():
+            batch.append(record)
+            if len(batch) == PAGE_SIZE:
+                yield Page(batch)
+                batch = []
+        if batch:
+            yield Page(batch)
 
     def collect(self) -> Iterator[Record]:
         for line_no, row, problem in self._rows():

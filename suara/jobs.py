@@ -1,6 +1,7 @@
 """The pipeline's steps as plain functions over an engine: what the flows and the CLI both call.
 
-    collect_file(engine, "sample.jsonl")       → IngestResult (new / updated / unchanged / quarantined)
+    collect_file(engine, "sample.jsonl")       → CollectResult (new / updated / unchanged / quarantined)
+    run_collector(engine, collector)            → CollectResult, page by page from the saved checkpoint
     classify_pending(engine)                    → ClassifyResult (items classified, model version)
     write_digest(engine, period="week", ...)    → DigestFiles (Markdown and HTML paths)
 
@@ -9,7 +10,7 @@ Each records what it did in the ``runs`` table.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -20,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
+from collectors.base import PagedCollector
 from collectors.files import FileCollector, FileMapping
 from digest.build import DigestData, Period, build_digest
 from digest.render import render_html, render_markdown
@@ -60,20 +62,90 @@ def _plain(counts: dict[str, Any]) -> dict[str, Any]:
 # -- collect ----------------------------------------------------------------------------------------------------
 def collect_file(
     engine: Engine, path: Path | str, mapping: FileMapping | None = None, *, settings: Settings | None = None
-) -> IngestResult:
+) -> CollectResult:
     """Import a CSV/JSONL export; importing the same file again adds nothing."""
-    settings = settings or get_settings()
-    collector = FileCollector(path, mapping or FileMapping())
-    with recorded_run(engine, "collect-file", {"path": str(path)}) as counts, engine.begin() as conn:
-        salt = db.author_salt(conn, settings.author_salt.get_secret_value() if settings.author_salt else None)
-        result = ingest(
-            conn,
-            collector.collect(),
-            salt=salt,
-            official_handles=settings.official_handle_set(),
-            run_id=counts["run_id"],
+    return run_collector(engine, FileCollector(path, mapping or FileMapping()), settings=settings)
+
+
+@dataclass
+class CollectResult:
+    """What one collection run did: the one-line summary a user sees."""
+
+    source: str
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    quarantined: int = 0
+    pages: int = 0
+    checkpoint: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, result: IngestResult) -> None:
+        self.new += result.new
+        self.updated += result.updated
+        self.unchanged += result.unchanged
+        self.quarantined += result.quarantined
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "new": self.new,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "quarantined": self.quarantined,
+        }
+
+    def __str__(self) -> str:
+        return (
+            f"{self.source}: {self.new} new, {self.updated} updated, {self.unchanged} unchanged, "
+            f"{self.quarantined} quarantined, {self.pages} pages"
         )
-        counts.update(result.as_dict())
+
+
+def run_collector(
+    engine: Engine,
+    collector: PagedCollector,
+    *,
+    settings: Settings | None = None,
+    on_page: Callable[[CollectResult], None] | None = None,
+) -> CollectResult:
+    """Read a paged source from its checkpoint; each page is stored in its own transaction together with the
+    checkpoint it makes safe, so a crash after page k keeps pages 1..k and a rerun loses and duplicates nothing.
+    """
+    settings = settings or get_settings()
+    result = CollectResult(collector.source)
+    params = {"source": collector.source, "checkpoint": collector.checkpoint_name}
+    with recorded_run(engine, f"collect-{collector.source}", params) as counts:
+        with engine.begin() as conn:
+            cursor, _ = db.get_checkpoint(conn, collector.checkpoint_name)
+            salt = db.author_salt(
+                conn, settings.author_salt.get_secret_value() if settings.author_salt else None
+            )
+        result.checkpoint = cursor
+        for page in collector.pages(cursor):
+            with engine.begin() as conn:
+                result.add(
+                    ingest(
+                        conn,
+                        page.records,
+                        salt=salt,
+                        official_handles=settings.official_handle_set(),
+                        run_id=counts["run_id"],
+                    )
+                )
+                if page.checkpoint is not None:
+                    db.set_checkpoint(conn, collector.checkpoint_name, page.checkpoint, dict(page.meta))
+                    result.checkpoint = page.checkpoint
+            result.pages += 1
+            result.notes.extend(str(n) for n in page.meta.get("notes", ()))
+            counts.update(
+                new=result.new,
+                updated=result.updated,
+                unchanged=result.unchanged,
+                quarantined=result.quarantined,
+                pages=result.pages,
+            )
+            if on_page:
+                on_page(result)
     return result
 
 

@@ -30,7 +30,7 @@ def test_predict_writes_every_row_and_reports_bad_ones(tmp_path):
         b"1,aplikasinya error terus gak bisa login\n"
         b"2,\n"
         b"3,caf\xe9 rusak\n"
-        b"4,\"makasih min, insentif udah cair. NIK 3273011290010003\"\n"
+        b'4,"makasih min, insentif udah cair. NIK 3273011290010003"\n'
     )
     out = tmp_path / "out.csv"
     result = invoke("predict", src, "--text-column", "body", "--output", out)
@@ -84,8 +84,11 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
 
 def test_evaluate_prints_the_promised_json(tmp_path):
     data = tmp_path / "d.csv"
-    data.write_text("text,label\nerror terus aplikasinya\tkesel,negative\nmakasih banyak min,positive\n"
-                    "kapan dibuka ya?,neutral\n", encoding="utf-8")
+    data.write_text(
+        "text,label\nerror terus aplikasinya\tkesel,negative\nmakasih banyak min,positive\n"
+        "kapan dibuka ya?,neutral\n",
+        encoding="utf-8",
+    )
     result = invoke("evaluate", "--data", data)
     assert result.exit_code == 0
     report = json.loads(result.output)
@@ -102,10 +105,20 @@ def test_evaluate_released_baseline_on_smsa_test(shared_data):
 
 def test_train_writes_a_new_version_that_becomes_the_default(tmp_path):
     data = tmp_path / "train.csv"
-    rows = ["text,label"] + [f"{t},{lab}" for t, lab in [
-        ("aplikasi error terus", "negative"), ("otp gak masuk", "negative"), ("kecewa belum cair", "negative"),
-        ("kapan dibuka min", "neutral"), ("gimana caranya daftar", "neutral"), ("syaratnya apa", "neutral"),
-        ("makasih udah cair", "positive"), ("pelatihan bagus", "positive"), ("cs ramah", "positive")]]
+    rows = ["text,label"] + [
+        f"{t},{lab}"
+        for t, lab in [
+            ("aplikasi error terus", "negative"),
+            ("otp gak masuk", "negative"),
+            ("kecewa belum cair", "negative"),
+            ("kapan dibuka min", "neutral"),
+            ("gimana caranya daftar", "neutral"),
+            ("syaratnya apa", "neutral"),
+            ("makasih udah cair", "positive"),
+            ("pelatihan bagus", "positive"),
+            ("cs ramah", "positive"),
+        ]
+    ]
     data.write_text("\n".join(rows) + "\n", encoding="utf-8")
     result = invoke("train", "sentiment", "--kind", "tfidf", "--data", data, "--valid", data)
     assert result.exit_code == 0, result.output
@@ -124,7 +137,9 @@ def test_collect_classify_digest_commands(tmp_path):
     assert "0 new, 0 updated, 432 unchanged, 0 quarantined" in invoke("collect", "file", SAMPLE_FILE).output
     assert "classified 432 items" in invoke("classify").output
     assert "classified 0 items" in invoke("classify").output  # incremental: nothing left
-    result = invoke("digest", "--period", "week", "--date", "2026-11-15", "--lang", "en", "--out", tmp_path / "d")
+    result = invoke(
+        "digest", "--period", "week", "--date", "2026-11-15", "--lang", "en", "--out", tmp_path / "d"
+    )
     assert result.exit_code == 0
     md = (tmp_path / "d" / "digest-2026-11-15.md").read_text(encoding="utf-8")
     assert "Total feedback: 81 (previous 81, +0%)" in md

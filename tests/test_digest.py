@@ -12,12 +12,28 @@ from digest.render import render_html, render_markdown
 NOW = datetime(2026, 11, 16, 0, 0, tzinfo=UTC)
 
 
-def row(i: int, sentiment: str | None, *, author: str | None = None, text: str | None = None, source: str = "x",
-        kind: str = "post", day: int = 10, conf: float = 0.8) -> dict:
+def row(
+    i: int,
+    sentiment: str | None,
+    *,
+    author: str | None = None,
+    text: str | None = None,
+    source: str = "x",
+    kind: str = "post",
+    day: int = 10,
+    conf: float = 0.8,
+) -> dict:
     return {
-        "id": i, "source": source, "kind": kind, "author_key": author or f"a_{i}", "text": text or f"keluhan nomor {i}",
-        "created_at": datetime(2026, 11, day, 3, 0, tzinfo=UTC), "url": None, "sentiment": sentiment,
-        "sentiment_confidence": conf, "sentiment_model": "sentiment-tfidf-x" if sentiment else None,
+        "id": i,
+        "source": source,
+        "kind": kind,
+        "author_key": author or f"a_{i}",
+        "text": text or f"keluhan nomor {i}",
+        "created_at": datetime(2026, 11, day, 3, 0, tzinfo=UTC),
+        "url": None,
+        "sentiment": sentiment,
+        "sentiment_confidence": conf,
+        "sentiment_model": "sentiment-tfidf-x" if sentiment else None,
     }
 
 
@@ -35,7 +51,9 @@ def test_period_arithmetic():
 def test_counts_shares_and_changes():
     current = [row(i, "negative") for i in range(6)] + [row(10 + i, "positive") for i in range(2)]
     current += [row(20, "neutral", source="zendesk", kind="ticket"), row(21, None)]
-    previous = [row(100 + i, "negative", day=3) for i in range(3)] + [row(110 + i, "neutral", day=3) for i in range(3)]
+    previous = [row(100 + i, "negative", day=3) for i in range(3)] + [
+        row(110 + i, "neutral", day=3) for i in range(3)
+    ]
     data = build_digest(current, previous, period=Period.ending("week", date(2026, 11, 15)), generated_at=NOW)
     assert data.total == Count(10, 6)
     assert round(data.total.change_pct) == 67
@@ -75,8 +93,9 @@ def test_empty_period_and_single_item():
 
 def test_markdown_shows_every_number_with_its_comparison():
     current = [row(i, "negative") for i in range(168)] + [row(1000 + i, "positive") for i in range(32)]
-    previous = [row(2000 + i, "negative", day=3) for i in range(118)] + [row(3000 + i, "positive", day=3)
-                                                                         for i in range(82)]
+    previous = [row(2000 + i, "negative", day=3) for i in range(118)] + [
+        row(3000 + i, "positive", day=3) for i in range(82)
+    ]
     data = build_digest(current, previous, period=Period.ending("week", date(2026, 11, 15)), generated_at=NOW)
     md = render_markdown(data)
     assert "Keluhan (negatif) naik dari 59% ke 84% (+25 poin)." in md
@@ -90,6 +109,8 @@ def test_markdown_shows_every_number_with_its_comparison():
 
 def test_html_is_escaped_and_self_contained():
     rows = [row(1, "negative", text="<script>alert('x')</script> aplikasi error")]
-    html = render_html(build_digest(rows, [], period=Period.ending("week", date(2026, 11, 15)), generated_at=NOW))
+    html = render_html(
+        build_digest(rows, [], period=Period.ending("week", date(2026, 11, 15)), generated_at=NOW)
+    )
     assert "<script>alert" not in html and "&lt;script&gt;" in html
     assert html.startswith("<!doctype html>") and "<style>" in html and "http" not in html.split("<body>")[0]

@@ -19,7 +19,9 @@ from suara.jobs import SAMPLE_FILE
 pytestmark = pytest.mark.slow
 
 # Every NIK, phone number and e-mail address written in the sample, straight from the file.
-_PII_RE = re.compile(r"\b\d{16}\b|\b\d{4} \d{4} \d{4} \d{4}\b|(?:\+62|62|0)8\d{2}[- ]?\d{3,4}[- ]?\d{3,5}|[\w.]+@\w+\.\w+")
+_PII_RE = re.compile(
+    r"\b\d{16}\b|\b\d{4} \d{4} \d{4} \d{4}\b|(?:\+62|62|0)8\d{2}[- ]?\d{3,4}[- ]?\d{3,5}|[\w.]+@\w+\.\w+"
+)
 
 
 def sample_pii() -> set[str]:
@@ -68,7 +70,9 @@ def test_pipeline_twice_is_idempotent_leaks_no_pii_and_publishes_the_digest(pref
     assert sorted(p for p in pii if p in outputs) == []
 
     with get_client(sync_client=True) as client:
-        artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["digest-week"])))
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["digest-week"]))
+        )
     assert any("Voice-of-customer digest" in (a.data or "") for a in artifacts)
 
 
@@ -78,8 +82,14 @@ def test_make_demo_path_twice_same_items(tmp_path):
     env = {**os.environ, "PREFECT_LOGGING_LEVEL": "WARNING"}
     suara = Path(sys.executable).parent / "suara"
     for expected in ("(432 new,", "(0 new, 0 updated, 432 unchanged, 0 quarantined)"):
-        done = subprocess.run([str(suara), "demo", "--out", str(out)], capture_output=True, text=True, env=env,
-                              timeout=300, cwd=tmp_path)
+        done = subprocess.run(
+            [str(suara), "demo", "--out", str(out)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+            cwd=tmp_path,
+        )
         assert done.returncode == 0, done.stderr[-2000:]
         assert expected in done.stdout
     assert f"digest: {out}/digest-2026-11-15.md" in done.stdout.replace(str(out.resolve()), str(out))

@@ -22,13 +22,31 @@ PHONE = "0812-3456-7890"
 EMAIL = "sitirahma.92@gmail.com"
 
 ROWS = [
-    {"channel": "x", "id": "1843000000000000001", "kind": "post", "author": "@budi_santoso88",
-     "author_name": "Budi Santoso", "text": f"min NIK saya {NIK} kok gk bisa verifikasi, wa {PHONE}",
-     "created_at": "2026-10-06T08:15:00+07:00", "url": "https://x.com/budi_santoso88/status/1843000000000000001",
-     "thread_id": "1843000000000000001", "lang": "id", "metrics": {"like_count": 2}},
-    {"channel": "zendesk", "id": "ZD-48213", "kind": "ticket", "author": EMAIL, "author_name": "Siti Rahma",
-     "subject": f"Insentif belum cair, hubungi {PHONE}", "text": "insentif gelombang 14 blm cair udh 3 minggu",
-     "created_at": "2026-10-07T10:00:00+07:00", "status": "open", "thread_id": "ZD-48213"},
+    {
+        "channel": "x",
+        "id": "1843000000000000001",
+        "kind": "post",
+        "author": "@budi_santoso88",
+        "author_name": "Budi Santoso",
+        "text": f"min NIK saya {NIK} kok gk bisa verifikasi, wa {PHONE}",
+        "created_at": "2026-10-06T08:15:00+07:00",
+        "url": "https://x.com/budi_santoso88/status/1843000000000000001",
+        "thread_id": "1843000000000000001",
+        "lang": "id",
+        "metrics": {"like_count": 2},
+    },
+    {
+        "channel": "zendesk",
+        "id": "ZD-48213",
+        "kind": "ticket",
+        "author": EMAIL,
+        "author_name": "Siti Rahma",
+        "subject": f"Insentif belum cair, hubungi {PHONE}",
+        "text": "insentif gelombang 14 blm cair udh 3 minggu",
+        "created_at": "2026-10-07T10:00:00+07:00",
+        "status": "open",
+        "thread_id": "ZD-48213",
+    },
 ]
 
 
@@ -93,13 +111,18 @@ def test_same_file_twice_or_renamed_adds_nothing(engine, tmp_path):
 
 def test_csv_without_ids_gets_content_ids_and_is_idempotent(engine, tmp_path):
     path = tmp_path / "lapor.csv"
-    path.write_text("isi,tanggal,pelapor\nsertifikat hilang stlh update,2026-11-02 09:00,@ani\n"
-                    "kapan insentif cair min?,2026-11-03 10:00,@bayu\n", encoding="utf-8")
+    path.write_text(
+        "isi,tanggal,pelapor\nsertifikat hilang stlh update,2026-11-02 09:00,@ani\n"
+        "kapan insentif cair min?,2026-11-03 10:00,@bayu\n",
+        encoding="utf-8",
+    )
     mapping = FileMapping.parse("text=isi,created_at=tanggal,author=pelapor,id=,source=,kind=")
     assert run_ingest(engine, path, mapping).new == 2
     assert run_ingest(engine, path, mapping).new == 0
     with engine.connect() as conn:
-        rows = conn.execute(select(schema.items.c.source, schema.items.c.source_id, schema.items.c.created_at)).all()
+        rows = conn.execute(
+            select(schema.items.c.source, schema.items.c.source_id, schema.items.c.created_at)
+        ).all()
     assert {r.source for r in rows} == {"file"} and all(r.source_id.startswith("h:") for r in rows)
     # naive timestamps are read in Asia/Jakarta: 09:00 WIB is 02:00 UTC
     assert datetime(2026, 11, 2, 2, 0, tzinfo=UTC) in {r.created_at for r in rows}
@@ -119,9 +142,18 @@ def test_bad_rows_are_quarantined_with_reasons_and_the_rest_is_stored(engine, tm
     result = run_ingest(engine, path)
     assert (result.new, result.quarantined) == (2, 7)
     with engine.connect() as conn:
-        reasons = conn.execute(select(schema.quarantine.c.reason).order_by(schema.quarantine.c.id)).scalars().all()
-    expected = ["invalid JSON", "invalid UTF-8", "no text", "bad 'created_at'", "unknown kind", "text too long",
-                "expected a JSON object"]
+        reasons = (
+            conn.execute(select(schema.quarantine.c.reason).order_by(schema.quarantine.c.id)).scalars().all()
+        )
+    expected = [
+        "invalid JSON",
+        "invalid UTF-8",
+        "no text",
+        "bad 'created_at'",
+        "unknown kind",
+        "text too long",
+        "expected a JSON object",
+    ]
     assert len(reasons) == 7
     for reason, want in zip(reasons, expected, strict=True):
         assert reason.startswith(want), (reason, want)
@@ -141,8 +173,12 @@ def test_quarantined_raw_is_masked(engine, tmp_path):
 
 
 def test_items_without_source_id_or_timezone_are_quarantined(engine):
-    good = CollectedItem(source="x", source_id="1", kind="post", text="ok", created_at=datetime(2026, 1, 1, tzinfo=UTC))
-    no_id = CollectedItem(source="x", source_id="", kind="post", text="x", created_at=datetime(2026, 1, 1, tzinfo=UTC))
+    good = CollectedItem(
+        source="x", source_id="1", kind="post", text="ok", created_at=datetime(2026, 1, 1, tzinfo=UTC)
+    )
+    no_id = CollectedItem(
+        source="x", source_id="", kind="post", text="x", created_at=datetime(2026, 1, 1, tzinfo=UTC)
+    )
     naive = CollectedItem(source="x", source_id="2", kind="post", text="x", created_at=datetime(2026, 1, 1))
     with engine.begin() as conn:
         result = ingest(conn, [good, no_id, naive], salt="s")
