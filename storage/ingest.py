@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from models.text import mask_payload, mask_pii
 from sqlalchemy import Connection
 
 from collectors.base import CollectedItem, Record, Rejected
+from models.text import mask_payload, mask_pii
 from storage.db import add_quarantine, upsert_items
 
 # A feedback text longer than this is not a post or a ticket but a dump; keep it in quarantine for a human.

@@ -98,7 +98,7 @@ def test_registry_resolves_name_version_and_path(tiny, tmp_path):
     assert registry.resolve("sentiment-tiny", root) == path
     assert registry.resolve(tiny.version, root) == path
     assert registry.resolve(str(path)) == path
-    with pytest.raises(ModelError, match="no model 'nope'.*sentiment-tiny"):
+    with pytest.raises(ModelError, match=r"no model 'nope'.*sentiment-tiny"):
         registry.resolve("nope", root)
 
 
