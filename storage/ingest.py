@@ -86,13 +86,26 @@ def sanitize(
         # Post URLs carry the handle (x.com/<handle>/status/<id>): swap it for the key.
         url = url.replace(item.author.lstrip("@"), key or "")
 
-    def mask_obj(obj: Any) -> Any:
-        return mask_payload(obj, replace=replace, official_handles=official_handles)
+    # People sign their messages ("a.n. Siti Rahma"): their own display name is masked like any PII, in the
+    # text and in every string of meta and raw (where the same message is repeated: body, plain_body, …).
+    name = (item.author_name or "").strip()
+    name_re = re.compile(re.escape(name), re.IGNORECASE) if len(name) >= 3 else None
 
-    text = mask_pii(item.text, official_handles=official_handles)
-    if item.author_name and len(item.author_name.strip()) >= 3:
-        # People sign their messages ("a.n. Siti Rahma"): their own display name is masked like any PII.
-        text = re.sub(re.escape(item.author_name.strip()), NAME_PLACEHOLDER, text, flags=re.IGNORECASE)
+    def unname(value: Any) -> Any:
+        if name_re is None:
+            return value
+        if isinstance(value, str):
+            return name_re.sub(NAME_PLACEHOLDER, value)
+        if isinstance(value, dict):
+            return {k: unname(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return type(value)(unname(v) for v in value)
+        return value
+
+    def mask_obj(obj: Any) -> Any:
+        return unname(mask_payload(obj, replace=replace, official_handles=official_handles))
+
+    text = unname(mask_pii(item.text, official_handles=official_handles))
     return {
         "source": item.source,
         "source_id": item.source_id,

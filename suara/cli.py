@@ -245,6 +245,86 @@ def collect_file(
     typer.echo(f"{path.name}: {result}")
 
 
+def _run_collector(collector) -> None:
+    """Run a paged collector with a live count on stderr and print the one-line summary."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
+    from suara import jobs
+
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), transient=True, console=_stderr_console()
+    ) as progress:
+        task = progress.add_task(f"{collector.source}: reading…", total=None)
+
+        def on_page(r: jobs.CollectResult) -> None:
+            progress.update(
+                task,
+                description=f"{collector.source}: page {r.pages}, {r.new} new, "
+                f"{r.updated} updated, {r.quarantined} quarantined",
+            )
+
+        result = jobs.run_collector(_engine(), collector, on_page=on_page)
+    typer.echo(str(result))
+    for note in result.notes:
+        typer.echo(f"  note: {note}", err=True)
+
+
+def _stderr_console():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+@collect_app.command("zendesk")
+@friendly
+def collect_zendesk(
+    max_pages: Annotated[int | None, typer.Option(help="stop after this many export pages")] = None,
+    comments: Annotated[
+        bool, typer.Option(help="also read customer comments (one request per ticket)")
+    ] = True,
+) -> None:
+    """Tickets and customer comments changed since the last run (Zendesk incremental export)."""
+    from collectors.zendesk import ZendeskCollector
+
+    s = get_settings()
+    _run_collector(
+        ZendeskCollector(
+            s.require("zendesk_base_url"),
+            email=s.zendesk_email,
+            token=s.secret("zendesk_token"),
+            oauth_token=s.secret("zendesk_oauth_token"),
+            lookback_days=s.zendesk_lookback_days,
+            max_pages=max_pages,
+            fetch_comments=comments,
+            max_rate_wait=s.helpdesk_max_rate_wait,
+        )
+    )
+
+
+@collect_app.command("freshdesk")
+@friendly
+def collect_freshdesk(
+    max_pages: Annotated[int | None, typer.Option(help="stop after this many pages")] = None,
+    conversations: Annotated[
+        bool, typer.Option(help="also read customer replies (one request per ticket)")
+    ] = True,
+) -> None:
+    """Tickets and customer replies updated since the last run (Freshdesk tickets API)."""
+    from collectors.freshdesk import FreshdeskCollector
+
+    s = get_settings()
+    _run_collector(
+        FreshdeskCollector(
+            s.require("freshdesk_base_url"),
+            api_key=s.require("freshdesk_api_key"),
+            lookback_days=s.freshdesk_lookback_days,
+            max_pages=max_pages,
+            fetch_conversations=conversations,
+            max_rate_wait=s.helpdesk_max_rate_wait,
+        )
+    )
+
+
 @app.command()
 @friendly
 def classify(

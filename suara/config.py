@@ -36,10 +36,24 @@ class Settings(BaseSettings):
     sentiment_model: str = "sentiment-tfidf"
     x_bearer_token: SecretStr | None = None
     x_api_base: str = "https://api.twitter.com"
+    zendesk_base_url: str | None = None
+    zendesk_email: str | None = None
+    zendesk_token: SecretStr | None = None
+    zendesk_oauth_token: SecretStr | None = None
+    zendesk_lookback_days: int = 30
+    freshdesk_base_url: str | None = None
+    freshdesk_api_key: SecretStr | None = None
+    freshdesk_lookback_days: int = 30
+    helpdesk_max_rate_wait: float = 600.0
     timezone: str = Field(default="Asia/Jakarta")
 
     def official_handle_set(self) -> frozenset[str]:
         return frozenset(h.strip().lstrip("@").lower() for h in self.official_handles.split(",") if h.strip())
+
+    def secret(self, name: str) -> str | None:
+        """The plain value of an optional secret (None when unset)."""
+        value = getattr(self, name)
+        return value.get_secret_value() if isinstance(value, SecretStr) else value
 
     def require(self, name: str) -> str:
         """The value of a secret/setting that must be set for the caller, or a ConfigError naming it.
