@@ -226,6 +226,15 @@ def get_active_model(conn: Connection, task: str) -> str | None:
     return conn.execute(select(t.c.model_version).where(t.c.task == task)).scalar_one_or_none()
 
 
+def checkpoints_like(conn: Connection, prefix: str) -> dict[str, tuple[str | None, dict[str, Any]]]:
+    """Every checkpoint whose name starts with ``prefix`` (e.g. all X queries: ``"x:search:"``)."""
+    t = schema.checkpoints
+    rows = conn.execute(
+        select(t.c.name, t.c.cursor, t.c.meta).where(t.c.name.startswith(prefix, autoescape=True))
+    )
+    return {r.name: (r.cursor, dict(r.meta)) for r in rows}
+
+
 def get_checkpoint(conn: Connection, name: str) -> tuple[str | None, dict[str, Any]]:
     """The saved cursor of a source (``None`` before the first complete run) and its metadata."""
     t = schema.checkpoints

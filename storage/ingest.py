@@ -178,4 +178,6 @@ def _quarantine(conn, source, reason, raw, ref, official_handles, run_id) -> Non
         masked = json.dumps(mask_payload(parsed, official_handles=official_handles), ensure_ascii=False)
     else:
         masked = mask_pii(raw, official_handles=official_handles)
+    # Reasons may quote the source (an API error's detail): masked like the rest.
+    reason = mask_pii(reason, official_handles=official_handles)
     add_quarantine(conn, source, reason, masked, source_ref=ref, run_id=run_id)

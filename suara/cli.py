@@ -8,7 +8,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from functools import wraps
 from pathlib import Path
@@ -273,6 +273,43 @@ def _stderr_console():
     from rich.console import Console
 
     return Console(stderr=True)
+
+
+@collect_app.command("x")
+@friendly
+def collect_x(
+    query: Annotated[
+        list[str] | None, typer.Option("--query", "-q", help="X search query; default SUARA_X_QUERIES")
+    ] = None,
+    max_posts: Annotated[
+        int | None, typer.Option(help="read at most this many posts per query this run")
+    ] = None,
+) -> None:
+    """Recent posts for each query since the last run (X API v2 recent search through tweepy)."""
+    from collectors.x import x_collectors
+    from storage import db
+
+    s = get_settings()
+    queries = query or s.x_queries
+    if not queries:
+        raise InputError("no X query: pass --query or set SUARA_X_QUERIES (a JSON list)")
+    month = datetime.now(UTC).strftime("%Y-%m")
+    with _engine().connect() as conn:
+        saved = db.checkpoints_like(conn, "x:search:")
+    month_used = max(
+        (m.get("month_used", 0) for _, m in saved.values() if m.get("month") == month), default=0
+    )
+    for collector in x_collectors(
+        s.require("x_bearer_token"),
+        queries,
+        api_base=s.x_api_base,
+        max_posts_per_run=max_posts or s.x_max_posts_per_run,
+        month_budget=s.x_month_budget,
+        month_used=month_used,
+        max_wait_seconds=s.x_max_wait_seconds,
+        timeout=s.x_timeout,
+    ):
+        _run_collector(collector)
 
 
 @collect_app.command("zendesk")

@@ -36,6 +36,11 @@ class Settings(BaseSettings):
     sentiment_model: str = "sentiment-tfidf"
     x_bearer_token: SecretStr | None = None
     x_api_base: str = "https://api.twitter.com"
+    x_queries: list[str] = Field(default_factory=list)  # SUARA_X_QUERIES='["kartu cakap lang:in"]'
+    x_max_posts_per_run: int = 500
+    x_month_budget: int | None = None
+    x_max_wait_seconds: float = 900.0
+    x_timeout: float = 30.0
     zendesk_base_url: str | None = None
     zendesk_email: str | None = None
     zendesk_token: SecretStr | None = None
