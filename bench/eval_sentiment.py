@@ -24,7 +24,8 @@ BEGIN, END = "<!-- sentiment-table:begin -->", "<!-- sentiment-table:end -->"
 
 
 def _key(text: str) -> str:
-    return re.sub(r"[^\w ]+", "", text.lower()).strip()
+    # Letters and digits only: SmSA is tokenised ("bandung . tahu"), NusaX is not ("bandung. tahu").
+    return re.sub(r"[\W_]+", "", text.lower())
 
 
 def eval_sets(data_dir: Path) -> dict[str, tuple[list[str], list[str]]]:

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 from collectors.base import KINDS, CollectedItem, Page, Record, Rejected
@@ -124,13 +124,15 @@ class FileCollector:
     mapping: FileMapping = field(default_factory=FileMapping)
     source: str = "file"
 
+    suffixes: ClassVar[tuple[str, ...]] = SUPPORTED_SUFFIXES
+
     def __post_init__(self) -> None:
         self.path = Path(self.path)
         if not self.path.is_file():
             raise SourceNotFound(f"no such file: {self.path}")
-        if self.path.suffix.lower() not in SUPPORTED_SUFFIXES:
+        if self.path.suffix.lower() not in self.suffixes:
             raise InputError(
-                f"{self.path.name}: unsupported file type {self.path.suffix!r}; use one of {SUPPORTED_SUFFIXES}"
+                f"{self.path.name}: unsupported file type {self.path.suffix!r}; use one of {self.suffixes}"
             )
 
     @property
@@ -149,7 +151,7 @@ class FileCollector:
             yield Page(batch)
 
     def collect(self) -> Iterator[Record]:
-        for line_no, row, problem in self._rows():
+        for line_no, row, problem in self.read_rows():
             ref = f"{Path(self.path).name}:{line_no}"
             if problem is not None:
                 yield Rejected(
@@ -161,7 +163,8 @@ class FileCollector:
                 continue
             yield self._to_item(row, ref)
 
-    def _rows(self) -> Iterator[tuple[int, Any, str | None]]:
+    def read_rows(self) -> Iterator[tuple[int, Any, str | None]]:
+        """(line or row number, row, problem) triples; a subclass reads another format by overriding this."""
         data = Path(self.path).read_bytes().decode("utf-8", "surrogateescape")
         if data.startswith("\ufeff"):
             data = data[1:]

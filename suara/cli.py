@@ -232,17 +232,40 @@ def train_sentiment(
 @collect_app.command("file")
 @friendly
 def collect_file(
-    path: Annotated[Path, typer.Argument(help="CSV or JSONL export")],
+    path: Annotated[Path, typer.Argument(help="CSV, JSONL or XLSX export")],
     mapping: Annotated[
         str | None, typer.Option(help="field=column pairs, or a YAML/JSON mapping file")
     ] = None,
+    sheet: Annotated[str | None, typer.Option(help="XLSX sheet name (default: the first)")] = None,
 ) -> None:
     """Import an export file into the store (idempotent: importing it again adds nothing)."""
     from collectors.files import FileMapping
     from suara import jobs
 
-    result = jobs.collect_file(_engine(), path, FileMapping.parse(mapping))
-    typer.echo(f"{path.name}: {result}")
+    _run_collector(jobs.file_collector(path, FileMapping.parse(mapping), sheet=sheet))
+
+
+@collect_app.command("imap")
+@friendly
+def collect_imap(
+    folder: Annotated[str | None, typer.Option(help="mailbox folder; default SUARA_IMAP_FOLDER")] = None,
+) -> None:
+    """New messages of a complaint mailbox since the last run (by UID, with a UIDVALIDITY check)."""
+    from collectors.imap import ImapCollector
+
+    s = get_settings()
+    _run_collector(
+        ImapCollector(
+            s.require("imap_host"),
+            s.imap_port,
+            s.require("imap_username"),
+            s.require("imap_password"),
+            folder=folder or s.imap_folder,
+            ssl=s.imap_ssl,
+            batch_size=s.imap_batch_size,
+            timeout=s.imap_timeout,
+        )
+    )
 
 
 def _run_collector(collector) -> None:

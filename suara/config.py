@@ -50,6 +50,14 @@ class Settings(BaseSettings):
     freshdesk_api_key: SecretStr | None = None
     freshdesk_lookback_days: int = 30
     helpdesk_max_rate_wait: float = 600.0
+    imap_host: str | None = None
+    imap_port: int = 993
+    imap_username: str | None = None
+    imap_password: SecretStr | None = None
+    imap_folder: str = "INBOX"
+    imap_ssl: bool = True
+    imap_batch_size: int = 100
+    imap_timeout: float = 60.0
     timezone: str = Field(default="Asia/Jakarta")
 
     def official_handle_set(self) -> frozenset[str]:

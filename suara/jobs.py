@@ -23,6 +23,7 @@ from sqlalchemy import Engine
 
 from collectors.base import PagedCollector
 from collectors.files import FileCollector, FileMapping
+from collectors.xlsx import XlsxCollector
 from digest.build import DigestData, Period, build_digest
 from digest.render import render_html, render_markdown
 from models.sentiment import SentimentModel
@@ -61,10 +62,24 @@ def _plain(counts: dict[str, Any]) -> dict[str, Any]:
 
 # -- collect ----------------------------------------------------------------------------------------------------
 def collect_file(
-    engine: Engine, path: Path | str, mapping: FileMapping | None = None, *, settings: Settings | None = None
+    engine: Engine,
+    path: Path | str,
+    mapping: FileMapping | None = None,
+    *,
+    sheet: str | None = None,
+    settings: Settings | None = None,
 ) -> CollectResult:
     """Import a CSV/JSONL export; importing the same file again adds nothing."""
-    return run_collector(engine, FileCollector(path, mapping or FileMapping()), settings=settings)
+    return run_collector(engine, file_collector(path, mapping, sheet=sheet), settings=settings)
+
+
+def file_collector(
+    path: Path | str, mapping: FileMapping | None = None, *, sheet: str | None = None
+) -> FileCollector:
+    """The collector for an export by its suffix: CSV/JSONL, or an XLSX workbook (first sheet or ``sheet``)."""
+    if Path(path).suffix.lower() in XlsxCollector.suffixes:
+        return XlsxCollector(path, mapping or FileMapping(), sheet=sheet)
+    return FileCollector(path, mapping or FileMapping())
 
 
 @dataclass
