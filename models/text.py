@@ -35,17 +35,53 @@ __all__ = [
 # ============================================================================================================
 
 PLACEHOLDERS: dict[str, str] = {
-    "email": "[EMAIL]", "npwp": "[NPWP]", "card": "[KARTU]", "kk": "[KK]", "nik": "[NIK]",
-    "phone": "[TELEPON]", "number": "[NOMOR]", "mention": "@pengguna",
+    "email": "[EMAIL]",
+    "npwp": "[NPWP]",
+    "card": "[KARTU]",
+    "kk": "[KK]",
+    "nik": "[NIK]",
+    "phone": "[TELEPON]",
+    "number": "[NOMOR]",
+    "mention": "@pengguna",
 }
 MASKED_HANDLE = "pengguna"
 
-IDENTITY_KEYS: frozenset[str] = frozenset({
-    "author", "author_name", "author_id", "username", "user_name", "screen_name", "name", "display_name",
-    "nama", "email", "email_address", "phone", "phone_number", "mobile", "no_hp", "requester",
-    "requester_email", "requester_id", "submitter_id", "from", "to", "cc", "bcc", "reply_to", "sender",
-    "recipient", "address", "alamat", "location", "profile_image_url", "user_id", "in_reply_to_user_id",
-})
+IDENTITY_KEYS: frozenset[str] = frozenset(
+    {
+        "author",
+        "author_name",
+        "author_id",
+        "username",
+        "user_name",
+        "screen_name",
+        "name",
+        "display_name",
+        "nama",
+        "email",
+        "email_address",
+        "phone",
+        "phone_number",
+        "mobile",
+        "no_hp",
+        "requester",
+        "requester_email",
+        "requester_id",
+        "submitter_id",
+        "from",
+        "to",
+        "cc",
+        "bcc",
+        "reply_to",
+        "sender",
+        "recipient",
+        "address",
+        "alamat",
+        "location",
+        "profile_image_url",
+        "user_id",
+        "in_reply_to_user_id",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,10 +106,25 @@ _X_URL_RE = re.compile(
     r"(?:/(?:web/)?status(?:es)?/(?P<id>\d+))?",
     re.IGNORECASE,
 )
-_X_RESERVED_PATHS = frozenset({
-    "i", "home", "search", "hashtag", "intent", "share", "settings", "explore", "messages", "notifications",
-    "compose", "login", "signup", "tos", "privacy",
-})
+_X_RESERVED_PATHS = frozenset(
+    {
+        "i",
+        "home",
+        "search",
+        "hashtag",
+        "intent",
+        "share",
+        "settings",
+        "explore",
+        "messages",
+        "notifications",
+        "compose",
+        "login",
+        "signup",
+        "tos",
+        "privacy",
+    }
+)
 _MENTION_RE = re.compile(r"(?<![\w@\]])@(\w+(?:\.\w+)*)")  # not after an e-mail or a placeholder
 # Numbers that look long but are not personal: money, dates, times, thousands-grouped amounts.
 _NOT_PII_RE = re.compile(
@@ -100,11 +151,48 @@ _GAP_WORD_RE = re.compile(r"[^\W\d_]+")
 
 
 # NIK = province, regency, district, birth date (day + 40 for women), serial: 3578014506120002.
-_PROVINCES = frozenset({
-    "11", "12", "13", "14", "15", "16", "17", "18", "19", "21", "31", "32", "33", "34", "35", "36", "51",
-    "52", "53", "61", "62", "63", "64", "65", "71", "72", "73", "74", "75", "76", "81", "82", "91", "92",
-    "93", "94", "95", "96",
-})
+_PROVINCES = frozenset(
+    {
+        "11",
+        "12",
+        "13",
+        "14",
+        "15",
+        "16",
+        "17",
+        "18",
+        "19",
+        "21",
+        "31",
+        "32",
+        "33",
+        "34",
+        "35",
+        "36",
+        "51",
+        "52",
+        "53",
+        "61",
+        "62",
+        "63",
+        "64",
+        "65",
+        "71",
+        "72",
+        "73",
+        "74",
+        "75",
+        "76",
+        "81",
+        "82",
+        "91",
+        "92",
+        "93",
+        "94",
+        "95",
+        "96",
+    }
+)
 
 
 def _nik_shaped(digits: str) -> bool:
@@ -125,12 +213,12 @@ def _luhn_ok(digits: str) -> bool:
 def _label_before(text: str, start: int) -> str | None:
     """The label ("nik", "kk", "rek"…) of the number at ``start``: the nearest one, at most three words before
     it and with no other number (or masked number) in between."""
-    window = text[max(0, start - 80):start].lower()
+    window = text[max(0, start - 80) : start].lower()
     labels = list(_LABEL_RE.finditer(window))
     if not labels:
         return None
     last = labels[-1]
-    gap = window[last.end():]
+    gap = window[last.end() :]
     if any(ch.isdigit() or ch in "[]@" for ch in gap) or len(_GAP_WORD_RE.findall(gap)) > 3:
         return None
     return last.lastgroup
@@ -275,7 +363,7 @@ def find_pii(
             cut = kept.find(1, start, end)  # "@budi.Rp 600.000" mentions "@budi"
             if cut >= 0:
                 end = cut
-            handle = text[start + 1:end].rstrip(".").lower()
+            handle = text[start + 1 : end].rstrip(".").lower()
             if handle and handle != MASKED_HANDLE and handle not in official:
                 add("mention", start, start + 1 + len(handle))
     spans.sort(key=lambda s: s.start)
@@ -296,7 +384,7 @@ def mask_pii(text: str, *, mentions: bool = True, official_handles: frozenset[st
         return text
     out, pos = [], 0
     for s in spans:
-        out.append(text[pos:s.start])
+        out.append(text[pos : s.start])
         if s.kind == "mention" and not s.text.startswith("@"):
             out.append(MASKED_HANDLE)  # a handle inside an x.com URL path
         else:
@@ -330,10 +418,15 @@ def mask_payload(
 
     def walk(value: Any, redacted: bool, id_field: bool = False, in_person: bool = False) -> Any:
         if isinstance(value, Mapping):
-            return {k: walk(v, redacted or (isinstance(k, str) and k.lower() in redact),
-                            not in_person and isinstance(k, str) and _ID_KEY_RE.search(k) is not None,
-                            in_person or (isinstance(k, str) and k.lower() in _PERSON_KEYS))
-                    for k, v in value.items()}
+            return {
+                k: walk(
+                    v,
+                    redacted or (isinstance(k, str) and k.lower() in redact),
+                    not in_person and isinstance(k, str) and _ID_KEY_RE.search(k) is not None,
+                    in_person or (isinstance(k, str) and k.lower() in _PERSON_KEYS),
+                )
+                for k, v in value.items()
+            }
         if isinstance(value, list | tuple):
             return type(value)(walk(v, redacted, id_field, in_person) for v in value)
         if isinstance(value, str):
@@ -358,8 +451,20 @@ def mask_payload(
 # tickets and replies, so they stay unless they look like personal numbers (a NIK, a phone number, a card).
 _ID_KEY_RE = re.compile(r"(?:^|_)ids?$", re.IGNORECASE)
 # ...except inside objects that describe people (X's includes.users, mentions): there an id is a person's.
-_PERSON_KEYS = frozenset({"users", "user", "mentions", "requester", "submitter", "assignee", "collaborators",
-                          "followers", "people", "contacts"})
+_PERSON_KEYS = frozenset(
+    {
+        "users",
+        "user",
+        "mentions",
+        "requester",
+        "submitter",
+        "assignee",
+        "collaborators",
+        "followers",
+        "people",
+        "contacts",
+    }
+)
 
 
 def _is_record_id(value: str) -> bool:
@@ -516,21 +621,145 @@ INTENSIFIERS = frozenset({"sangat", "banget", "sekali", "amat", "terlalu", "pali
 # common words given another meaning ("kaya" rich -> "kayak", "malah" -> "bahkan", "asap" smoke -> ASAP),
 # names ("ginting"), misreadings ("ngeh"/"nggeh" -> "engah", "week" -> "wig"), and words turned into a
 # negation they do not contain ("buaya" -> "tidak setia", "jomblo" -> "tidak punya pacar").
-_SHARED_BLOCKLIST = frozenset({
-    "acc", "can", "mw", "np", "re", "red", "reg", "ed", "ul", "pk", "pro", "bt", "week", "see", "so", "make",
-    "pans", "most", "still", "light", "rights", "setting", "seting", "next", "less", "happy", "problem",
-    "solve", "hardcore", "paranoid", "ikon", "trending", "tren", "ex", "low", "ay", "beb", "teh", "tah", "pa",
-    "ma", "si", "ka", "de", "da", "ade", "asap", "aspal", "calo", "malah", "usah", "kaya", "ginting", "cino",
-    "mato", "apo", "nyo", "ngeh", "nggeh", "ngeuh", "sampis", "nampak", "minta", "mang", "keles", "kale",
-    "kelus", "ae", "aee", "buaya", "jomblo", "nganggur", "ilfil", "ilfeel", "jayus", "kere", "cekak", "cd",
-    "tilang", "tipi", "tipiwan", "telkom", "info", "ngapain", "keburu", "tengok", "cabut", "urang", "kw",
-    "lam", "gn", "mak", "ol", "mt", "ts", "pw", "gr", "spa", "cp", "pi", "ap", "hoax", "ha", "aha",
-})
-_ENGLISH_MARKERS = frozenset({
-    "as", "far", "i", "know", "me", "if", "my", "the", "of", "on", "in", "out", "way", "first", "now", "what",
-    "back", "follow", "list", "mailing", "playing", "watching", "humble", "opinion", "correct", "wrong",
-    "fuck",
-})
+_SHARED_BLOCKLIST = frozenset(
+    {
+        "acc",
+        "can",
+        "mw",
+        "np",
+        "re",
+        "red",
+        "reg",
+        "ed",
+        "ul",
+        "pk",
+        "pro",
+        "bt",
+        "week",
+        "see",
+        "so",
+        "make",
+        "pans",
+        "most",
+        "still",
+        "light",
+        "rights",
+        "setting",
+        "seting",
+        "next",
+        "less",
+        "happy",
+        "problem",
+        "solve",
+        "hardcore",
+        "paranoid",
+        "ikon",
+        "trending",
+        "tren",
+        "ex",
+        "low",
+        "ay",
+        "beb",
+        "teh",
+        "tah",
+        "pa",
+        "ma",
+        "si",
+        "ka",
+        "de",
+        "da",
+        "ade",
+        "asap",
+        "aspal",
+        "calo",
+        "malah",
+        "usah",
+        "kaya",
+        "ginting",
+        "cino",
+        "mato",
+        "apo",
+        "nyo",
+        "ngeh",
+        "nggeh",
+        "ngeuh",
+        "sampis",
+        "nampak",
+        "minta",
+        "mang",
+        "keles",
+        "kale",
+        "kelus",
+        "ae",
+        "aee",
+        "buaya",
+        "jomblo",
+        "nganggur",
+        "ilfil",
+        "ilfeel",
+        "jayus",
+        "kere",
+        "cekak",
+        "cd",
+        "tilang",
+        "tipi",
+        "tipiwan",
+        "telkom",
+        "info",
+        "ngapain",
+        "keburu",
+        "tengok",
+        "cabut",
+        "urang",
+        "kw",
+        "lam",
+        "gn",
+        "mak",
+        "ol",
+        "mt",
+        "ts",
+        "pw",
+        "gr",
+        "spa",
+        "cp",
+        "pi",
+        "ap",
+        "hoax",
+        "ha",
+        "aha",
+    }
+)
+_ENGLISH_MARKERS = frozenset(
+    {
+        "as",
+        "far",
+        "i",
+        "know",
+        "me",
+        "if",
+        "my",
+        "the",
+        "of",
+        "on",
+        "in",
+        "out",
+        "way",
+        "first",
+        "now",
+        "what",
+        "back",
+        "follow",
+        "list",
+        "mailing",
+        "playing",
+        "watching",
+        "humble",
+        "opinion",
+        "correct",
+        "wrong",
+        "fuck",
+    }
+)
 # ga, gaa, gak, ngga, nggak, enggak, kagak, nda, ndak…: shapes of "tidak" whatever list they come from.
 _NEGATION_SHAPE_RE = re.compile(r"(?:g|ng|ngg|en?gg?|kag|nd)a+k*|g?k")
 _KEY_RE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
@@ -603,8 +832,14 @@ def _clean_shared(pairs: list[tuple[str, str]], bundled: Mapping[str, str]) -> d
         key = raw_key.strip().lower()
         value = unicodedata.normalize("NFKC", raw_value).strip().lower()
         if (
-            len(key) < 2 or key in bundled or key in _SHARED_BLOCKLIST or not _KEY_RE.fullmatch(key)
-            or not value or value == key or not _FORMAL_RE.fullmatch(value) or _LAUGH_RE.fullmatch(key)
+            len(key) < 2
+            or key in bundled
+            or key in _SHARED_BLOCKLIST
+            or not _KEY_RE.fullmatch(key)
+            or not value
+            or value == key
+            or not _FORMAL_RE.fullmatch(value)
+            or _LAUGH_RE.fullmatch(key)
         ):
             continue
         value = " ".join(bundled.get(w, w) for w in value.split(" "))

@@ -106,7 +106,7 @@ def test_find_pii_kinds_and_precedence(text: str, kinds: list[str]) -> None:
     spans = find_pii(text)
     assert [s.kind for s in spans] == kinds
     for s in spans:
-        assert text[s.start:s.end] == s.text
+        assert text[s.start : s.end] == s.text
     assert all(a.end <= b.start for a, b in itertools.pairwise(spans))
 
 
@@ -153,6 +153,7 @@ def test_mask_pii_keeps_ordinary_numbers_and_official_links(text: str) -> None:
 
 # -- PII: mentions, official accounts and X links ------------------------------------------------------------
 
+
 def test_official_handles_case_insensitive_with_or_without_at() -> None:
     text = "@KARTUCAKAP_ID @budi_s tolong dibantu"
     expected = "@KARTUCAKAP_ID @pengguna tolong dibantu"
@@ -175,15 +176,21 @@ def test_email_is_not_a_mention() -> None:
     ("text", "expected"),
     [
         # a private person's post: the handle is them and the status id resolves to them
-        ("liat https://x.com/budi_s/status/1845123456789012345 parah",
-         "liat https://x.com/pengguna/status/[NOMOR] parah"),
-        ("https://twitter.com/Budi_S/status/1845123456789012345?s=20",
-         "https://twitter.com/pengguna/status/[NOMOR]?s=20"),
+        (
+            "liat https://x.com/budi_s/status/1845123456789012345 parah",
+            "liat https://x.com/pengguna/status/[NOMOR] parah",
+        ),
+        (
+            "https://twitter.com/Budi_S/status/1845123456789012345?s=20",
+            "https://twitter.com/pengguna/status/[NOMOR]?s=20",
+        ),
         ("https://x.com/i/web/status/1845123456789012345", "https://x.com/i/web/status/[NOMOR]"),
         ("profilnya x.com/siti_rahma92", "profilnya x.com/pengguna"),
         # the official account's posts stay linkable
-        ("lihat https://x.com/KartuCakap_ID/status/1845123456789012345",
-         "lihat https://x.com/KartuCakap_ID/status/1845123456789012345"),
+        (
+            "lihat https://x.com/KartuCakap_ID/status/1845123456789012345",
+            "lihat https://x.com/KartuCakap_ID/status/1845123456789012345",
+        ),
         # the rest of a URL is checked like any text
         ("https://kartucakap.go.id/cek?nik=3273011290010003", "https://kartucakap.go.id/cek?nik=[NIK]"),
     ],
@@ -200,13 +207,17 @@ def test_post_url_with_author_key_keeps_its_status_id() -> None:
 
 # -- PII: idempotence and robustness -------------------------------------------------------------------------
 
-IDEMPOTENCE_CASES = [text for text, _ in PII_CASES] + NOT_PII + [
-    "gelombang 14 3273011290010003 2 kali gagal",
-    "hub 0812 3456 7890 2026 ya",
-    "1234 3273011290010003 5678",
-    "NIK 3273011290010003 KK 3171012345678901 hp 081234567890 rek 1234567890 npwp 092542943407000",
-    "https://x.com/budi_s/status/1845123456789012345 @budi_s budi_s@gmail.com",
-]
+IDEMPOTENCE_CASES = (
+    [text for text, _ in PII_CASES]
+    + NOT_PII
+    + [
+        "gelombang 14 3273011290010003 2 kali gagal",
+        "hub 0812 3456 7890 2026 ya",
+        "1234 3273011290010003 5678",
+        "NIK 3273011290010003 KK 3171012345678901 hp 081234567890 rek 1234567890 npwp 092542943407000",
+        "https://x.com/budi_s/status/1845123456789012345 @budi_s budi_s@gmail.com",
+    ]
+)
 
 
 @pytest.mark.parametrize("text", IDEMPOTENCE_CASES)
@@ -233,11 +244,46 @@ def test_mask_pii_is_idempotent_on_glued_fragments() -> None:
     # Pieces of PII, labels, money and links glued in random order: where masking changes the context of a
     # span (a label now after "]", "Rp" swallowed by a mention) a second pass could decide differently.
     pieces = [
-        "x.com/", "/status/", "1845123456789012345", "@", "budi", "pengguna", "@pengguna", "[NOMOR]",
-        "0812 3456 7890", "0812-3456-7890", " 14 ", "2026", "npwp ", "kk ", "rek ", "hp ", "nik ", "NIK",
-        "09.254.294.3-407.000", "siti@gmail.com", "(at)", " dot ", "4111 1111 1111 1111", "12/10/2026",
-        "08.30", "Rp 600.000", "Rp ", "jt", "rb", "3578014506120002", "812345678", "12345678", "+", "62",
-        " ", ".", ",", "[", "]", "KartuCakap_ID",
+        "x.com/",
+        "/status/",
+        "1845123456789012345",
+        "@",
+        "budi",
+        "pengguna",
+        "@pengguna",
+        "[NOMOR]",
+        "0812 3456 7890",
+        "0812-3456-7890",
+        " 14 ",
+        "2026",
+        "npwp ",
+        "kk ",
+        "rek ",
+        "hp ",
+        "nik ",
+        "NIK",
+        "09.254.294.3-407.000",
+        "siti@gmail.com",
+        "(at)",
+        " dot ",
+        "4111 1111 1111 1111",
+        "12/10/2026",
+        "08.30",
+        "Rp 600.000",
+        "Rp ",
+        "jt",
+        "rb",
+        "3578014506120002",
+        "812345678",
+        "12345678",
+        "+",
+        "62",
+        " ",
+        ".",
+        ",",
+        "[",
+        "]",
+        "KartuCakap_ID",
     ]
     rng = random.Random(14)
     for _ in range(5000):
@@ -253,6 +299,7 @@ def test_mask_pii_empty() -> None:
 
 # -- mask_payload --------------------------------------------------------------------------------------------
 
+
 def _x_payload() -> dict:
     """Shaped like an X API v2 search response (tweet fields, expansions=author_id,entities.mentions)."""
     return {
@@ -262,7 +309,7 @@ def _x_payload() -> dict:
                 "author_id": "98765432101",
                 "created_at": "2026-10-12T08:30:00.000Z",
                 "text": "@KartuCakap_ID min NIK saya 3273011290010003 gagal verif terus, hub 0812-3456-7890 "
-                        "atau sitirahma92@gmail.com. cc @budi_s https://t.co/AbC123xyz",
+                "atau sitirahma92@gmail.com. cc @budi_s https://t.co/AbC123xyz",
                 "lang": "in",
                 "public_metrics": {"retweet_count": 0, "reply_count": 1, "like_count": 3},
                 "entities": {
@@ -270,16 +317,25 @@ def _x_payload() -> dict:
                         {"start": 0, "end": 14, "username": "KartuCakap_ID", "id": "1500000000000000001"},
                         {"start": 130, "end": 137, "username": "budi_s", "id": "22223333444"},
                     ],
-                    "urls": [{"url": "https://t.co/AbC123xyz",
-                              "expanded_url": "https://x.com/siti_rahma92/status/1845000000000000001",
-                              "display_url": "x.com/siti_rahma92/st…"}],
+                    "urls": [
+                        {
+                            "url": "https://t.co/AbC123xyz",
+                            "expanded_url": "https://x.com/siti_rahma92/status/1845000000000000001",
+                            "display_url": "x.com/siti_rahma92/st…",
+                        }
+                    ],
                 },
             }
         ],
         "includes": {
             "users": [
-                {"id": "98765432101", "username": "siti_rahma92", "name": "Siti Rahma",
-                 "location": "Cimahi, Jawa Barat", "verified": False},
+                {
+                    "id": "98765432101",
+                    "username": "siti_rahma92",
+                    "name": "Siti Rahma",
+                    "location": "Cimahi, Jawa Barat",
+                    "verified": False,
+                },
                 {"id": "22223333444", "username": "budi_s", "name": "Budi Santoso"},
             ]
         },
@@ -291,13 +347,24 @@ def test_mask_payload_x_response_leaves_no_personal_data() -> None:
     payload = _x_payload()
     before = copy.deepcopy(payload)
     key = "a_91c2e07d5b3f4a6c8d10"
-    masked = mask_payload(payload, replace={"@siti_rahma92": key, "98765432101": key},
-                          official_handles=OFFICIAL)
+    masked = mask_payload(
+        payload, replace={"@siti_rahma92": key, "98765432101": key}, official_handles=OFFICIAL
+    )
 
     assert payload == before  # the input is not mutated
     dumped = json.dumps(masked, ensure_ascii=False)
-    for secret in ["siti_rahma92", "Siti Rahma", "Cimahi", "budi_s", "Budi Santoso", "98765432101",
-                   "22223333444", "3273011290010003", "0812-3456-7890", "sitirahma92@gmail.com"]:
+    for secret in [
+        "siti_rahma92",
+        "Siti Rahma",
+        "Cimahi",
+        "budi_s",
+        "Budi Santoso",
+        "98765432101",
+        "22223333444",
+        "3273011290010003",
+        "0812-3456-7890",
+        "sitirahma92@gmail.com",
+    ]:
         assert secret.lower() not in dumped.lower(), secret
 
     tweet = masked["data"][0]
@@ -308,7 +375,8 @@ def test_mask_payload_x_response_leaves_no_personal_data() -> None:
     assert masked["includes"]["users"][0]["verified"] is False
     assert masked["includes"]["users"][1]["username"] == "[REDACTED]"
     assert tweet["text"].startswith(
-        "@KartuCakap_ID min NIK saya [NIK] gagal verif terus, hub [TELEPON] atau [EMAIL]")
+        "@KartuCakap_ID min NIK saya [NIK] gagal verif terus, hub [TELEPON] atau [EMAIL]"
+    )
     assert "cc @pengguna https://t.co/AbC123xyz" in tweet["text"]
     assert tweet["entities"]["mentions"][0]["username"] == "KartuCakap_ID"
     assert tweet["entities"]["urls"][0]["expanded_url"] == "https://x.com/pengguna/status/[NOMOR]"
@@ -352,6 +420,7 @@ def test_mask_payload_scalars_and_lists() -> None:
 
 # -- normalize -----------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -359,8 +428,7 @@ def test_mask_payload_scalars_and_lists() -> None:
         ("Aplikasi   SANGAT\n\nmembantu", "aplikasi sangat membantu"),
         ("ＫＡＲＴＵ 𝐂𝐚𝐤𝐚𝐩 error", "kartu cakap error"),
         # URLs and mentions go; hashtags become words
-        ("@KartuCakap_ID @budi_s cek https://t.co/AbC123 dan www.kartucakap.go.id/faq dong",
-         "cek dan dong"),
+        ("@KartuCakap_ID @budi_s cek https://t.co/AbC123 dan www.kartucakap.go.id/faq dong", "cek dan dong"),
         ("#KartuCakapSalahSasaran lagi", "kartu cakap salah sasaran lagi"),
         ("#kipk_salah_sasaran #Prakerja2026", "kipk salah sasaran prakerja 2026"),
         # placeholders stay tokens
@@ -438,6 +506,7 @@ def test_tokenize(text: str, tokens: list[str]) -> None:
 
 # -- load_lexicon --------------------------------------------------------------------------------------------
 
+
 def _write_shared(data_dir: Path, *, csv_rows=None, json_obj=None) -> None:
     lexdir = data_dir / "lexicon"
     lexdir.mkdir(parents=True, exist_ok=True)
@@ -450,8 +519,11 @@ def _write_shared(data_dir: Path, *, csv_rows=None, json_obj=None) -> None:
 
 def test_bundled_lexicon_file_is_well_formed() -> None:
     path = ROOT / "models" / "resources" / "slang_id.tsv"
-    entries = [line.split("\t") for line in path.read_text(encoding="utf-8").splitlines()
-               if line.strip() and not line.startswith("#")]
+    entries = [
+        line.split("\t")
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
     assert all(len(e) == 2 and e[0] == e[0].strip().lower() and e[1] == e[1].strip().lower() for e in entries)
     keys = [e[0] for e in entries]
     assert len(keys) == len(set(keys))
@@ -462,7 +534,14 @@ def test_load_lexicon_bundled_only() -> None:
     lex = load_lexicon()
     assert lex["gk"] == lex["nggak"] == lex["tdk"] == "tidak"
     assert (lex["udh"], lex["yg"], lex["dgn"], lex["knp"], lex["blm"], lex["sy"], lex["plis"]) == (
-        "sudah", "yang", "dengan", "kenapa", "belum", "saya", "tolong")
+        "sudah",
+        "yang",
+        "dengan",
+        "kenapa",
+        "belum",
+        "saya",
+        "tolong",
+    )
     assert (lex["bgt"], lex["tf"], lex["rek"], lex["apk"]) == ("banget", "transfer", "rekening", "aplikasi")
     for kept in ["min", "ktp", "nik", "otp", "kk", "tidak", "sangat"]:
         assert kept not in lex  # stays as written
@@ -515,8 +594,25 @@ def test_load_lexicon_merges_and_cleans_shared_lists(tmp_path: Path) -> None:
     assert lex["sotoy"] == "sok tahu"
     assert lex["bokap"] == "ayah"
     assert lex["gbs"] == "tidak bisa" and lex["lemot"] == "lambat"
-    for dropped in ["ndakk", "kosong", "sama", "x", "au ah", 'ngaku"', "afaik", "cmiiw", "kk", "malah",
-                    "hehe", "wkwkkw", "napza", "sembako", "tidak", "sangat", "hp"]:
+    for dropped in [
+        "ndakk",
+        "kosong",
+        "sama",
+        "x",
+        "au ah",
+        'ngaku"',
+        "afaik",
+        "cmiiw",
+        "kk",
+        "malah",
+        "hehe",
+        "wkwkkw",
+        "napza",
+        "sembako",
+        "tidak",
+        "sangat",
+        "hp",
+    ]:
         assert dropped not in lex, dropped
     assert "gausahlah" not in lex or lex["gausahlah"].startswith("tidak")
 
@@ -548,10 +644,12 @@ def test_load_lexicon_reads_the_real_shared_lists() -> None:
     assert lex["nyebelin"] == "menyebalkan"
     assert all(" " not in k and len(v.split()) <= 3 for k, v in lex.items())
     assert normalize("aplikasinya lemot bgt, gapake lama ngeselin", lexicon=lex) == (
-        "aplikasinya lambat banget tidak pakai lama mengesalkan")
+        "aplikasinya lambat banget tidak pakai lama mengesalkan"
+    )
 
 
 # -- the module's own examples -------------------------------------------------------------------------------
+
 
 def test_docstring_examples() -> None:
     result = doctest.testmod(models.text, optionflags=doctest.NORMALIZE_WHITESPACE)
@@ -573,5 +671,7 @@ def test_mask_payload_keeps_record_ids_but_not_personal_numbers_under_id_keys():
     assert masked["id"] == masked["conversation_id"] == "1843000000000000001"
     assert masked["referenced_tweets"][0]["id"] == "1843000000000000002"
     assert masked["meta"]["newest_id"] == "1843000000000000009"
-    assert masked["author_id"] == "[REDACTED]" and masked["nik_id"] == "[NIK]" and masked["ids"] == ["[TELEPON]"]
+    assert (
+        masked["author_id"] == "[REDACTED]" and masked["nik_id"] == "[NIK]" and masked["ids"] == ["[TELEPON]"]
+    )
     assert masked["text"] == "lihat [NOMOR]"

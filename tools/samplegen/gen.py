@@ -2,21 +2,30 @@
 
 Usage: python tools/samplegen/gen.py [OUT] [SEED]  (the default seed reproduces the committed file exactly)
 """
+
 import json
 import math
 import random
 import sys
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta, timezone
-
-from pathlib import Path  # noqa: E402
+from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "suara" / "sample"))
-import check_sample as cs  # noqa: E402
-from data_x import (CAMPAIGN, CAMPAIGN_AUTHORS, CERT, DISB, OFFICIAL, OFFICIAL_REPLIES, OTHER, QUOTES,  # noqa: E402
-                    REPLIES)
-from data_zd import TICKETS  # noqa: E402
+import check_sample as cs
+from data_x import (
+    CAMPAIGN,
+    CAMPAIGN_AUTHORS,
+    CERT,
+    DISB,
+    OFFICIAL,
+    OFFICIAL_REPLIES,
+    OTHER,
+    QUOTES,
+    REPLIES,
+)
+from data_zd import TICKETS
 
 OUT = sys.argv[1] if len(sys.argv) > 1 else str(REPO / "suara" / "sample" / "feedback.jsonl")
 rng = random.Random(int(sys.argv[2]) if len(sys.argv) > 2 else 2610)
@@ -30,10 +39,58 @@ CERT_TARGET = {1: 0, 2: 0, 3: 0, 4: 6, 5: 12, 6: 16}
 OFFICIAL_AUTHOR = ("@KartuCakap_ID", "Kartu Cakap")
 AGENT = ("agent:cs_kartucakap", "CS Kartu Cakap")
 
-HOUR_W = [0.3, 0.2, 0.1, 0.1, 0.2, 0.5, 1.0, 1.6, 2.2, 2.6, 2.6, 2.5, 2.6, 2.4, 2.2, 2.1, 2.2, 2.3, 2.1, 2.6, 3.0,
-          3.0, 2.4, 1.2]
-TICKET_HOUR_W = [0.1, 0.05, 0.05, 0.05, 0.1, 0.3, 0.8, 1.8, 3, 3.2, 3, 2.8, 2.4, 2.8, 2.8, 2.5, 2.1, 1.6, 1.3, 1.5,
-                 1.6, 1.3, 0.8, 0.3]
+HOUR_W = [
+    0.3,
+    0.2,
+    0.1,
+    0.1,
+    0.2,
+    0.5,
+    1.0,
+    1.6,
+    2.2,
+    2.6,
+    2.6,
+    2.5,
+    2.6,
+    2.4,
+    2.2,
+    2.1,
+    2.2,
+    2.3,
+    2.1,
+    2.6,
+    3.0,
+    3.0,
+    2.4,
+    1.2,
+]
+TICKET_HOUR_W = [
+    0.1,
+    0.05,
+    0.05,
+    0.05,
+    0.1,
+    0.3,
+    0.8,
+    1.8,
+    3,
+    3.2,
+    3,
+    2.8,
+    2.4,
+    2.8,
+    2.8,
+    2.5,
+    2.1,
+    1.6,
+    1.3,
+    1.5,
+    1.6,
+    1.3,
+    0.8,
+    0.3,
+]
 DAY_W = [1.15, 1.1, 1.05, 1.0, 1.0, 0.62, 0.58]
 
 
@@ -85,44 +142,295 @@ def time_in_week(it, w, hour_w=HOUR_W):
 
 
 # ---------------------------------------------------------------- authors
-FM = ["Budi", "Agus", "Dimas", "Rizky", "Fajar", "Andi", "Yoga", "Bayu", "Hendra", "Rahmat", "Arief", "Iqbal",
-      "Fikri", "Reza", "Dani", "Galih", "Ilham", "Wahyu", "Teguh", "Eko", "Joko", "Bagus", "Aditya", "Farhan",
-      "Raka", "Hafiz", "Taufik", "Yusuf", "Ujang", "Asep", "Dedi", "Irfan", "Kevin", "Nanda", "Rendy", "Sandi",
-      "Tommy", "Ridwan", "Gilang", "Haris", "Anton", "Rudi", "Yosua", "Made", "Komang", "Daeng", "Ucok", "Ikhsan",
-      "Fauzan", "Bima", "Surya", "Imam", "Zaki", "Alif", "Johan", "Stevan", "Wayan", "Gede", "Robby", "Lukman"]
-FF = ["Siti", "Rina", "Dewi", "Ayu", "Nurul", "Fitri", "Sari", "Ratna", "Indah", "Wulan", "Putri", "Nadia",
-      "Intan", "Mega", "Dinda", "Lestari", "Rahma", "Aisyah", "Anisa", "Citra", "Dian", "Eka", "Fina", "Gita",
-      "Hana", "Kiki", "Lia", "Maya", "Novi", "Okta", "Rani", "Salsa", "Tiara", "Vina", "Yuni", "Zahra", "Nabila",
-      "Amel", "Bella", "Cindy", "Desi", "Elsa", "Tuti", "Sri", "Yanti", "Nining", "Ketut", "Melati", "Laras",
-      "Ningsih", "Febri", "Aulia", "Nisa", "Shinta", "Veronika", "Agnes", "Clara", "Mutia", "Riska", "Astuti"]
-LAST = ["Santoso", "Wijaya", "Pratama", "Saputra", "Hidayat", "Nugroho", "Setiawan", "Kurniawan", "Lestari",
-        "Rahmawati", "Siregar", "Nasution", "Harahap", "Simanjuntak", "Hutapea", "Sitompul", "Lubis", "Tanjung",
-        "Syahputra", "Gunawan", "Halim", "Tan", "Wibowo", "Suryadi", "Permana", "Sulistyo", "Anggraini",
-        "Handayani", "Maharani", "Purnama", "Ramadhan", "Firmansyah", "Hakim", "Mahendra", "Utami", "Puspita",
-        "Damanik", "Pangaribuan", "Sembiring", "Ginting", "Tarigan", "Manurung", "Rasyid", "Fauzi", "Amalia",
-        "Safitri", "Wulandari", "Kusuma", "Hartono", "Susanto", "Sihombing", "Batubara", "Marpaung", "Pane",
-        "Situmorang", "Matondang", "Panjaitan", "Sinaga", "Prasetyo", "Yulianti", "Mulyadi", "Hasibuan",
-        "Rangkuti", "Pohan", "Supriadi", "Irawan", "Sutrisno", "Haryanto", "Oktaviani", "Putra", "Pakpahan"]
-CITY = ["bdg", "jkt", "sby", "mdn", "mks", "smg", "jogja", "bks", "dpk", "tng", "bgr", "plg", "mlg", "solo", "pku",
-        "pdg", "bjm", "dps", "lpg", "grt", "cbn", "tsm", "pwt", "kdr", "jbr", "btm", "pnk", "smd"]
-QUIRKY = [("kopisusu_senja", "kopi susu senja ☕"), ("anakkos_jkt", "anak kos"), ("si_paling_hemat", "si paling hemat"),
-          ("mamah_muda_", "mamah muda 🌷"), ("bucinakut", "bucin akut"), ("tukangngopi", "Tukang Ngopi"),
-          ("jualan_cilok", "Cilok Mang Ujang"), ("penikmat_senja", "penikmat senja"), ("ojolhidup", "ojol hidup"),
-          ("kaum_rebahan", "kaum rebahan"), ("nasgor_pedes", "nasgor pedes 🌶️"), ("mahasiswaabadi", "mahasiswa abadi"),
-          ("bapak2dasteran", "bapak-bapak dasteran"), ("fresh_grad_ok", "fresh grad (open to work)"),
-          ("pencari_kerja", "pencari kerja"), ("ngopi_dulu_ah", "ngopi dulu"), ("cicilan_hidup", "cicilan hidup"),
-          ("hamba_kuota", "hamba kuota"), ("nunggu_gajian", "nunggu gajian"), ("anakbungsu99", "anak bungsu"),
-          ("ibu2rempong", "Ibu-ibu Rempong"), ("kangbakso_", "kang bakso"), ("rumput_teki", "rumput teki"),
-          ("meong_oren", "meong oren 🐈"), ("rebahan_pro", "rebahan pro"), ("mbakolshop", "mbak olshop 🛍️"),
-          ("seblak_lvl5", "seblak level 5"), ("anak_sulung_", "anak sulung"), ("ayahnya_kenzo", "Ayahnya Kenzo"),
-          ("bundanya_alya", "Bunda Alya 🌸"), ("tukang_nyimak", "tukang nyimak"), ("pejuang_cv", "pejuang CV"),
-          ("kerja_remote_", "kerja remote pls"), ("warteg_lover", "warteg lover"), ("sambal_matah", "sambal matah"),
-          ("pisang_goreng_", "pisang goreng"), ("ikan_asin_", "ikan asin"), ("jomblo_ceria", "jomblo ceria")]
-BIO = ["open to work", "jualan online", "freelancer", "ibu 2 anak", "ojol", "guru honorer", "fresh grad",
-       "pejuang loker", "slow resp", "reseller", "UMKM"]
+FM = [
+    "Budi",
+    "Agus",
+    "Dimas",
+    "Rizky",
+    "Fajar",
+    "Andi",
+    "Yoga",
+    "Bayu",
+    "Hendra",
+    "Rahmat",
+    "Arief",
+    "Iqbal",
+    "Fikri",
+    "Reza",
+    "Dani",
+    "Galih",
+    "Ilham",
+    "Wahyu",
+    "Teguh",
+    "Eko",
+    "Joko",
+    "Bagus",
+    "Aditya",
+    "Farhan",
+    "Raka",
+    "Hafiz",
+    "Taufik",
+    "Yusuf",
+    "Ujang",
+    "Asep",
+    "Dedi",
+    "Irfan",
+    "Kevin",
+    "Nanda",
+    "Rendy",
+    "Sandi",
+    "Tommy",
+    "Ridwan",
+    "Gilang",
+    "Haris",
+    "Anton",
+    "Rudi",
+    "Yosua",
+    "Made",
+    "Komang",
+    "Daeng",
+    "Ucok",
+    "Ikhsan",
+    "Fauzan",
+    "Bima",
+    "Surya",
+    "Imam",
+    "Zaki",
+    "Alif",
+    "Johan",
+    "Stevan",
+    "Wayan",
+    "Gede",
+    "Robby",
+    "Lukman",
+]
+FF = [
+    "Siti",
+    "Rina",
+    "Dewi",
+    "Ayu",
+    "Nurul",
+    "Fitri",
+    "Sari",
+    "Ratna",
+    "Indah",
+    "Wulan",
+    "Putri",
+    "Nadia",
+    "Intan",
+    "Mega",
+    "Dinda",
+    "Lestari",
+    "Rahma",
+    "Aisyah",
+    "Anisa",
+    "Citra",
+    "Dian",
+    "Eka",
+    "Fina",
+    "Gita",
+    "Hana",
+    "Kiki",
+    "Lia",
+    "Maya",
+    "Novi",
+    "Okta",
+    "Rani",
+    "Salsa",
+    "Tiara",
+    "Vina",
+    "Yuni",
+    "Zahra",
+    "Nabila",
+    "Amel",
+    "Bella",
+    "Cindy",
+    "Desi",
+    "Elsa",
+    "Tuti",
+    "Sri",
+    "Yanti",
+    "Nining",
+    "Ketut",
+    "Melati",
+    "Laras",
+    "Ningsih",
+    "Febri",
+    "Aulia",
+    "Nisa",
+    "Shinta",
+    "Veronika",
+    "Agnes",
+    "Clara",
+    "Mutia",
+    "Riska",
+    "Astuti",
+]
+LAST = [
+    "Santoso",
+    "Wijaya",
+    "Pratama",
+    "Saputra",
+    "Hidayat",
+    "Nugroho",
+    "Setiawan",
+    "Kurniawan",
+    "Lestari",
+    "Rahmawati",
+    "Siregar",
+    "Nasution",
+    "Harahap",
+    "Simanjuntak",
+    "Hutapea",
+    "Sitompul",
+    "Lubis",
+    "Tanjung",
+    "Syahputra",
+    "Gunawan",
+    "Halim",
+    "Tan",
+    "Wibowo",
+    "Suryadi",
+    "Permana",
+    "Sulistyo",
+    "Anggraini",
+    "Handayani",
+    "Maharani",
+    "Purnama",
+    "Ramadhan",
+    "Firmansyah",
+    "Hakim",
+    "Mahendra",
+    "Utami",
+    "Puspita",
+    "Damanik",
+    "Pangaribuan",
+    "Sembiring",
+    "Ginting",
+    "Tarigan",
+    "Manurung",
+    "Rasyid",
+    "Fauzi",
+    "Amalia",
+    "Safitri",
+    "Wulandari",
+    "Kusuma",
+    "Hartono",
+    "Susanto",
+    "Sihombing",
+    "Batubara",
+    "Marpaung",
+    "Pane",
+    "Situmorang",
+    "Matondang",
+    "Panjaitan",
+    "Sinaga",
+    "Prasetyo",
+    "Yulianti",
+    "Mulyadi",
+    "Hasibuan",
+    "Rangkuti",
+    "Pohan",
+    "Supriadi",
+    "Irawan",
+    "Sutrisno",
+    "Haryanto",
+    "Oktaviani",
+    "Putra",
+    "Pakpahan",
+]
+CITY = [
+    "bdg",
+    "jkt",
+    "sby",
+    "mdn",
+    "mks",
+    "smg",
+    "jogja",
+    "bks",
+    "dpk",
+    "tng",
+    "bgr",
+    "plg",
+    "mlg",
+    "solo",
+    "pku",
+    "pdg",
+    "bjm",
+    "dps",
+    "lpg",
+    "grt",
+    "cbn",
+    "tsm",
+    "pwt",
+    "kdr",
+    "jbr",
+    "btm",
+    "pnk",
+    "smd",
+]
+QUIRKY = [
+    ("kopisusu_senja", "kopi susu senja ☕"),
+    ("anakkos_jkt", "anak kos"),
+    ("si_paling_hemat", "si paling hemat"),
+    ("mamah_muda_", "mamah muda 🌷"),
+    ("bucinakut", "bucin akut"),
+    ("tukangngopi", "Tukang Ngopi"),
+    ("jualan_cilok", "Cilok Mang Ujang"),
+    ("penikmat_senja", "penikmat senja"),
+    ("ojolhidup", "ojol hidup"),
+    ("kaum_rebahan", "kaum rebahan"),
+    ("nasgor_pedes", "nasgor pedes 🌶️"),
+    ("mahasiswaabadi", "mahasiswa abadi"),
+    ("bapak2dasteran", "bapak-bapak dasteran"),
+    ("fresh_grad_ok", "fresh grad (open to work)"),
+    ("pencari_kerja", "pencari kerja"),
+    ("ngopi_dulu_ah", "ngopi dulu"),
+    ("cicilan_hidup", "cicilan hidup"),
+    ("hamba_kuota", "hamba kuota"),
+    ("nunggu_gajian", "nunggu gajian"),
+    ("anakbungsu99", "anak bungsu"),
+    ("ibu2rempong", "Ibu-ibu Rempong"),
+    ("kangbakso_", "kang bakso"),
+    ("rumput_teki", "rumput teki"),
+    ("meong_oren", "meong oren 🐈"),
+    ("rebahan_pro", "rebahan pro"),
+    ("mbakolshop", "mbak olshop 🛍️"),
+    ("seblak_lvl5", "seblak level 5"),
+    ("anak_sulung_", "anak sulung"),
+    ("ayahnya_kenzo", "Ayahnya Kenzo"),
+    ("bundanya_alya", "Bunda Alya 🌸"),
+    ("tukang_nyimak", "tukang nyimak"),
+    ("pejuang_cv", "pejuang CV"),
+    ("kerja_remote_", "kerja remote pls"),
+    ("warteg_lover", "warteg lover"),
+    ("sambal_matah", "sambal matah"),
+    ("pisang_goreng_", "pisang goreng"),
+    ("ikan_asin_", "ikan asin"),
+    ("jomblo_ceria", "jomblo ceria"),
+]
+BIO = [
+    "open to work",
+    "jualan online",
+    "freelancer",
+    "ibu 2 anak",
+    "ojol",
+    "guru honorer",
+    "fresh grad",
+    "pejuang loker",
+    "slow resp",
+    "reseller",
+    "UMKM",
+]
 EMOJI = ["🌻", "🌙", "✨", "🍓", "🐣", "☕", "🌷", "🍀", "🌊", "⚽", "🎧"]
-used_handles = {h for h, _ in CAMPAIGN_AUTHORS} | {"KartuCakap_ID", "infoloker_id", "kabardaerah_", "wartaekonomi_",
-                                                   "beritabdg", "kartucakap_cs"}
+used_handles = {h for h, _ in CAMPAIGN_AUTHORS} | {
+    "KartuCakap_ID",
+    "infoloker_id",
+    "kabardaerah_",
+    "wartaekonomi_",
+    "beritabdg",
+    "kartucakap_cs",
+}
 used_handles = {h.lstrip("@").lower() for h in used_handles}
 quirky_pool = QUIRKY[:]
 rng.shuffle(quirky_pool)
@@ -189,12 +497,20 @@ def new_requester(name=None, email=None):
     first, last = (name.split() + [""])[:2]
     f, l = first.lower(), last.lower()
     while email is None or email in used_emails:
-        dom = rng.choices(["gmail.com", "yahoo.co.id", "yahoo.com", "ymail.com", "outlook.com", "hotmail.com"],
-                          [70, 10, 7, 4, 6, 3])[0]
+        dom = rng.choices(
+            ["gmail.com", "yahoo.co.id", "yahoo.com", "ymail.com", "outlook.com", "hotmail.com"],
+            [70, 10, 7, 4, 6, 3],
+        )[0]
         y = rng.randrange(1978, 2006)
         style = rng.randrange(6)
-        local = [f"{f}.{l}{y % 100:02d}", f"{f}{l}", f"{f}_{l}{rng.randrange(1, 99)}", f"{f}{y}",
-                 f"{f}.{l}", f"{l}.{f}{rng.randrange(1, 9)}"][style]
+        local = [
+            f"{f}.{l}{y % 100:02d}",
+            f"{f}{l}",
+            f"{f}_{l}{rng.randrange(1, 99)}",
+            f"{f}{y}",
+            f"{f}.{l}",
+            f"{l}.{f}{rng.randrange(1, 9)}",
+        ][style]
         email = f"{local}@{dom}"
     used_emails.add(email)
     disp = name if rng.random() < 0.8 else name.lower()
@@ -213,15 +529,26 @@ def add(**kw):
 
 
 for o in OFFICIAL:
-    it = add(channel="x", kind="post", t=dt(o["at"]) + timedelta(seconds=rng.randrange(5, 50)), text=o["text"],
-             sentiment="neutral", topics=o["topics"], author=OFFICIAL_AUTHOR, fixed_m=o["m"], src="official")
+    it = add(
+        channel="x",
+        kind="post",
+        t=dt(o["at"]) + timedelta(seconds=rng.randrange(5, 50)),
+        text=o["text"],
+        sentiment="neutral",
+        topics=o["topics"],
+        author=OFFICIAL_AUTHOR,
+        fixed_m=o["m"],
+        src="official",
+    )
     keyed[o["key"]] = it
 
 # tickets
 subj_index = {t["subject"]: t for t in TICKETS}
-links = {"Insentif sudah masuk": "Dana insentif belum diterima",
-         "Insentif sudah cair": "INSENTIF GELOMBANG 14 BELUM CAIR",
-         "Terima kasih": "[PENTING] Akun saya diretas"}
+links = {
+    "Insentif sudah masuk": "Dana insentif belum diterima",
+    "Insentif sudah cair": "INSENTIF GELOMBANG 14 BELUM CAIR",
+    "Terima kasih": "[PENTING] Akun saya diretas",
+}
 requesters = {}
 for tk in TICKETS:
     if tk["subject"] in links and tk["w"] >= 4:
@@ -243,7 +570,8 @@ for tk in TICKETS:
             if f["who"] == "a" and not 8 <= ft.hour < 21:  # agents work 08-21 WIB
                 nxt = ft if ft.hour < 8 else ft + timedelta(days=1)
                 ft = nxt.replace(hour=8, minute=rng.randrange(0, 59), second=rng.randrange(60)) + timedelta(
-                    minutes=rng.randrange(0, 150))
+                    minutes=rng.randrange(0, 150)
+                )
             if fus and ft <= fus[-1][0]:
                 ft = fus[-1][0] + timedelta(minutes=rng.randrange(20, 300))
             fus.append((ft, f))
@@ -253,30 +581,67 @@ for tk in TICKETS:
     else:
         raise RuntimeError(tk["subject"])
     req = requesters[id(tk)]
-    tick = add(channel="zendesk", kind="ticket", t=t0, text=tk["text"], subject=tk["subject"],
-               sentiment=tk["sentiment"], topics=tk["topics"], author=req, ev=tk["ev"], tk=tk, src="ticket")
+    tick = add(
+        channel="zendesk",
+        kind="ticket",
+        t=t0,
+        text=tk["text"],
+        subject=tk["subject"],
+        sentiment=tk["sentiment"],
+        topics=tk["topics"],
+        author=req,
+        ev=tk["ev"],
+        tk=tk,
+        src="ticket",
+    )
     tick["replies"] = []
     for ft, f in fus:
-        r = add(channel="zendesk", kind="reply", t=ft, text=f["text"], sentiment=f["sentiment"], topics=f["topics"],
-                author=AGENT if f["who"] == "a" else req, ev=f["ev"], parent=tick, src="ticket_reply")
+        r = add(
+            channel="zendesk",
+            kind="reply",
+            t=ft,
+            text=f["text"],
+            sentiment=f["sentiment"],
+            topics=f["topics"],
+            author=AGENT if f["who"] == "a" else req,
+            ev=f["ev"],
+            parent=tick,
+            src="ticket_reply",
+        )
         tick["replies"].append(r)
     tickets_out.append(tick)
 
 # campaign: three bursts inside ~20 hours on 3-4 Nov
-bursts = [(dt("2026-11-03T19:05"), 150, 6), (dt("2026-11-04T07:10"), 110, 4), (dt("2026-11-04T12:20"), 120, 4)]
+bursts = [
+    (dt("2026-11-03T19:05"), 150, 6),
+    (dt("2026-11-04T07:10"), 110, 4),
+    (dt("2026-11-04T12:20"), 120, 4),
+]
 ctimes = []
 for b0, span, n in bursts:
     ctimes += sorted(b0 + timedelta(minutes=rng.uniform(0, span)) for _ in range(n))
 order = list(range(14))
 for i, (txt, t) in enumerate(zip(CAMPAIGN, ctimes)):
-    it = add(channel="x", kind="post", t=t, text=txt, sentiment="negative", topics=["ketepatan_sasaran"],
-             author=CAMPAIGN_AUTHORS[i], src="campaign", ev="campaign")
+    it = add(
+        channel="x",
+        kind="post",
+        t=t,
+        text=txt,
+        sentiment="negative",
+        topics=["ketepatan_sasaran"],
+        author=CAMPAIGN_AUTHORS[i],
+        src="campaign",
+        ev="campaign",
+    )
     if i == 0:
         keyed["campaign0"] = it
 
 # keyed user roots
-pools = {"other": [dict(x) for x in OTHER], "disb": [dict(x, ev="d") for x in DISB],
-         "cert": [dict(x, ev="c") for x in CERT]}
+pools = {
+    "other": [dict(x) for x in OTHER],
+    "disb": [dict(x, ev="d") for x in DISB],
+    "cert": [dict(x, ev="c") for x in CERT],
+}
 for name, pool in pools.items():
     for x in pool:
         if "key" in x:
@@ -284,22 +649,46 @@ for name, pool in pools.items():
                 x["w"] = (4, 5)
             ws = allowed_weeks(x)
             w = rng.choice(ws)
-            it = add(channel="x", kind="post", t=time_in_week(x, w), text=x["text"], sentiment=x["sentiment"],
-                     topics=x["topics"], lang=x.get("lang", "id"), author=x.get("author"), ev=x.get("ev"),
-                     src=name, key=x["key"])
+            it = add(
+                channel="x",
+                kind="post",
+                t=time_in_week(x, w),
+                text=x["text"],
+                sentiment=x["sentiment"],
+                topics=x["topics"],
+                lang=x.get("lang", "id"),
+                author=x.get("author"),
+                ev=x.get("ev"),
+                src=name,
+                key=x["key"],
+            )
             keyed[x["key"]] = it
             x["used"] = True
 
 # replies and quotes
-for group, kind, official in ((REPLIES, "reply", False), (OFFICIAL_REPLIES, "reply", True), (QUOTES, "post", False)):
+for group, kind, official in (
+    (REPLIES, "reply", False),
+    (OFFICIAL_REPLIES, "reply", True),
+    (QUOTES, "post", False),
+):
     for x in group:
         root = keyed[x["root"]]
         lo, hi = x["delay"]
         t = root["t"] + timedelta(hours=rng.uniform(lo, hi))
         t = min(t, END - timedelta(minutes=rng.randrange(5, 90)))
-        it = add(channel="x", kind=kind, t=t, text=x["text"], sentiment=x["sentiment"], topics=x["topics"],
-                 lang=x.get("lang", "id"), author=OFFICIAL_AUTHOR if official else None, ev=x.get("ev"),
-                 src="quote" if kind == "post" else "reply", root=root)
+        it = add(
+            channel="x",
+            kind=kind,
+            t=t,
+            text=x["text"],
+            sentiment=x["sentiment"],
+            topics=x["topics"],
+            lang=x.get("lang", "id"),
+            author=OFFICIAL_AUTHOR if official else None,
+            ev=x.get("ev"),
+            src="quote" if kind == "post" else "reply",
+            root=root,
+        )
         if kind == "post":
             it["quoted"] = root
 
@@ -326,8 +715,18 @@ for evk, pool, target in (("d", pools["disb"], DISB_TARGET), ("c", pools["cert"]
         if len(cands) < need:
             raise RuntimeError(f"{evk} week {w}: need {need}, have {len(cands)}")
         for x in cands[:need]:
-            add(channel="x", kind="post", t=time_in_week(x, w), text=x["text"], sentiment=x["sentiment"],
-                topics=x["topics"], lang=x.get("lang", "id"), author=x.get("author"), ev=evk, src=evk)
+            add(
+                channel="x",
+                kind="post",
+                t=time_in_week(x, w),
+                text=x["text"],
+                sentiment=x["sentiment"],
+                topics=x["topics"],
+                lang=x.get("lang", "id"),
+                author=x.get("author"),
+                ev=evk,
+                src=evk,
+            )
             x["used"] = True
             free.remove(x)
 
@@ -343,8 +742,18 @@ for x in rest:
     ws = allowed_weeks(x)
     w = max(ws, key=lambda w: cap[w] + rng.random() * 0.5)
     cap[w] -= 1
-    add(channel="x", kind="post", t=time_in_week(x, w), text=x["text"], sentiment=x["sentiment"],
-        topics=x["topics"], lang=x.get("lang", "id"), author=x.get("author"), ev=None, src="other")
+    add(
+        channel="x",
+        kind="post",
+        t=time_in_week(x, w),
+        text=x["text"],
+        sentiment=x["sentiment"],
+        topics=x["topics"],
+        lang=x.get("lang", "id"),
+        author=x.get("author"),
+        ev=None,
+        src="other",
+    )
 
 # ---------------------------------------------------------------- X authors
 items.sort(key=lambda it: it["t"])
@@ -384,9 +793,17 @@ for it in sorted((i for i in items if i["kind"] == "ticket"), key=lambda i: i["t
 # ---------------------------------------------------------------- metrics
 n_replies = Counter(it["root"]["id"] for it in items if it["channel"] == "x" and it["kind"] == "reply")
 n_quotes = Counter(it["quoted"]["id"] for it in items if it.get("quoted"))
-VIRAL = {"viral_sasaran": (4210, 296, 1530, 118), "scam_acc": (912, 41, 388, 23), "dm_course": (604, 37, 71, 9),
-         "cert_root": (356, 88, 64, 7), "scam_sms": (1180, 52, 702, 31), "syarat": (2240, 64, 980, 12),
-         "boring": (143, 26, 9, 2), "otp1": (58, 19, 4, 0), "cs_dm": (231, 40, 27, 3)}
+VIRAL = {
+    "viral_sasaran": (4210, 296, 1530, 118),
+    "scam_acc": (912, 41, 388, 23),
+    "dm_course": (604, 37, 71, 9),
+    "cert_root": (356, 88, 64, 7),
+    "scam_sms": (1180, 52, 702, 31),
+    "syarat": (2240, 64, 980, 12),
+    "boring": (143, 26, 9, 2),
+    "otp1": (58, 19, 4, 0),
+    "cs_dm": (231, 40, 27, 3),
+}
 
 
 def metrics(it):
@@ -454,8 +871,14 @@ items.sort(key=lambda it: (it["t"], it["channel"], it.get("id", "")))
 lines = []
 for it in items:
     handle, name = it["author"]
-    o = {"channel": it["channel"], "id": it["id"], "kind": it["kind"], "author": handle, "author_name": name,
-         "text": it["text"]}
+    o = {
+        "channel": it["channel"],
+        "id": it["id"],
+        "kind": it["kind"],
+        "author": handle,
+        "author_name": name,
+        "text": it["text"],
+    }
     if it["kind"] == "ticket":
         o["subject"] = it["subject"]
     o["created_at"] = iso(it["t"])
@@ -488,5 +911,9 @@ for it in items:
 with open(OUT, "w", encoding="utf-8") as fh:
     fh.write("\n".join(lines) + "\n")
 print(f"wrote {len(lines)} lines to {OUT}")
-print("unused disb:", sum(not x.get("used") for x in pools["disb"]), "unused cert:",
-      sum(not x.get("used") for x in pools["cert"]))
+print(
+    "unused disb:",
+    sum(not x.get("used") for x in pools["disb"]),
+    "unused cert:",
+    sum(not x.get("used") for x in pools["cert"]),
+)
