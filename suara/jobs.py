@@ -91,6 +91,7 @@ class CollectResult:
     updated: int = 0
     unchanged: int = 0
     quarantined: int = 0
+    skipped: int = 0  # read but not feedback of its own (agent replies, private notes, re-read boundaries)
     pages: int = 0
     checkpoint: str | None = None
     notes: list[str] = field(default_factory=list)
@@ -112,7 +113,7 @@ class CollectResult:
     def __str__(self) -> str:
         return (
             f"{self.source}: {self.new} new, {self.updated} updated, {self.unchanged} unchanged, "
-            f"{self.quarantined} quarantined, {self.pages} pages"
+            f"{self.quarantined} quarantined, {self.skipped} skipped, {self.pages} pages"
         )
 
 
@@ -151,6 +152,7 @@ def run_collector(
                     db.set_checkpoint(conn, collector.checkpoint_name, page.checkpoint, dict(page.meta))
                     result.checkpoint = page.checkpoint
             result.pages += 1
+            result.skipped += sum(int(v) for v in dict(page.meta.get("skipped") or {}).values())
             result.notes.extend(str(n) for n in page.meta.get("notes", ()))
             counts.update(
                 new=result.new,

@@ -11,7 +11,7 @@ import base64
 import json
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -783,3 +783,58 @@ def test_next_page_params_and_html_text():
     }
     assert next_params(None) is None
     assert html_to_text("<p>Min&nbsp;tolong</p><p>dicek</p>") == "Min tolong\ndicek"
+
+
+@pytest.fixture
+def zendesk_server() -> Iterator[tuple[str, FakeZendesk]]:
+    """The same fake Zendesk, behind a real HTTP server on 127.0.0.1 (for the CLI, which builds its own client)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    # Past the last page, Zendesk answers the saved cursor with an empty page at the end of the stream.
+    fake = FakeZendesk(export={**ZD_EXPORT, C3: {"tickets": [], "after_cursor": C3, "end_of_stream": True}})
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            request = httpx.Request(
+                "GET", f"http://{self.headers['host']}{self.path}", headers=dict(self.headers)
+            )
+            answer = fake(request)
+            body = answer.content
+            self.send_response(answer.status_code)
+            self.send_header("content-type", answer.headers.get("content-type", "application/json"))
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/zendesk-proxy", fake
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+
+
+def test_cli_collect_zendesk_against_a_local_server(zendesk_server, monkeypatch):
+    from typer.testing import CliRunner
+
+    from suara.cli import app
+    from suara.config import get_settings
+
+    base, fake = zendesk_server
+    monkeypatch.setenv("SUARA_ZENDESK_BASE_URL", base)
+    monkeypatch.setenv("SUARA_ZENDESK_EMAIL", "cs@kartucakap.go.id")
+    monkeypatch.setenv("SUARA_ZENDESK_TOKEN", "zd-token-uji")
+    get_settings.cache_clear()
+    runner = CliRunner()
+    first = runner.invoke(app, ["collect", "zendesk"])
+    assert first.exit_code == 0, first.output
+    assert f"zendesk: {len(ZD_ITEMS)} new, 0 updated, 0 unchanged" in first.output
+    second = runner.invoke(app, ["collect", "zendesk"])
+    assert second.exit_code == 0, second.output
+    assert "zendesk: 0 new" in second.output
+    assert fake.export_requests[-1].url.params.get("cursor")  # resumed from the saved cursor

@@ -758,3 +758,29 @@ def test_html_to_text(html, expected):
 )
 def test_decode_bytes(payload, charset, expected):
     assert decode_bytes(payload, charset) == expected
+
+
+def test_cli_collect_imap_against_dovecot(dovecot, monkeypatch):
+    """`suara collect imap` as a user runs it: settings from the environment, a real IMAP server."""
+    from typer.testing import CliRunner
+
+    from suara.cli import app
+    from suara.config import get_settings
+
+    dovecot.append([p.read_bytes() for p in ALL_FIXTURES[:5]])
+    for name, value in {
+        "HOST": dovecot.host,
+        "PORT": str(dovecot.port),
+        "USERNAME": dovecot.user,
+        "PASSWORD": PASSWORD,
+        "SSL": "false",
+        "TIMEOUT": "5",
+    }.items():
+        monkeypatch.setenv(f"SUARA_IMAP_{name}", value)
+    get_settings.cache_clear()
+    runner = CliRunner()
+    first = runner.invoke(app, ["collect", "imap"])
+    assert first.exit_code == 0, first.output
+    assert re.search(r"^email: [1-5] new, 0 updated, 0 unchanged, \d quarantined", first.output, re.M)
+    second = runner.invoke(app, ["collect", "imap"])
+    assert second.exit_code == 0 and "email: 0 new, 0 updated, 0 unchanged, 0 quarantined" in second.output

@@ -7,6 +7,7 @@ requests tweepy made. Sleeping goes through an injected ``sleep`` that only reco
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -634,3 +635,39 @@ def test_api_base_with_a_path_prefix_and_an_own_session(stub):
     assert c.client.session is session
     assert len(next(iter(c.pages(None))).records) == 1
     assert stub.requests[0]["path"] == "/proxy/x/2/tweets/search/recent"
+
+
+def test_cli_collect_x_against_the_stub_prints_a_summary_and_resumes(stub, monkeypatch):
+    """`suara collect x --query …` as a user runs it: settings from the environment, real tweepy, stub server."""
+    from typer.testing import CliRunner
+
+    from suara.cli import app
+    from suara.config import get_settings
+
+    stub.three_pages()
+    monkeypatch.setenv("SUARA_X_BEARER_TOKEN", TOKEN)
+    monkeypatch.setenv("SUARA_X_API_BASE", stub.base)
+    get_settings.cache_clear()
+    runner = CliRunner()
+    first = runner.invoke(app, ["collect", "x", "--query", QUERY])
+    assert first.exit_code == 0, first.output
+    assert re.search(
+        r"^x: \d+ new, 0 updated, 0 unchanged, \d+ quarantined, \d+ skipped, 3 pages$", first.output, re.M
+    )
+    assert "x: 0 new" not in first.output
+    stub.pages = {None: ok("search_empty.json")}
+    second = runner.invoke(app, ["collect", "x", "--query", QUERY])
+    assert second.exit_code == 0 and "x: 0 new" in second.output
+    assert stub.requests[-1]["params"].get("since_id")  # the second run asks only for what is newer
+
+
+def test_cli_collect_x_without_a_token_names_the_setting(monkeypatch):
+    from typer.testing import CliRunner
+
+    from suara.cli import app
+    from suara.config import get_settings
+
+    monkeypatch.delenv("SUARA_X_BEARER_TOKEN", raising=False)
+    get_settings.cache_clear()
+    result = CliRunner().invoke(app, ["collect", "x", "--query", QUERY])
+    assert result.exit_code == 2 and "SUARA_X_BEARER_TOKEN is not set" in result.output
