@@ -26,7 +26,9 @@ def test_invalid_value_names_the_variable(monkeypatch):
 
 
 def test_dotenv_file_is_read_and_environment_wins(tmp_path: Path, monkeypatch):
-    (tmp_path / ".env").write_text("SUARA_X_BEARER_TOKEN=dari-dotenv\nSUARA_OFFICIAL_HANDLES=@KartuCakap_ID\n")
+    (tmp_path / ".env").write_text(
+        "SUARA_X_BEARER_TOKEN=dari-dotenv\nSUARA_OFFICIAL_HANDLES=@KartuCakap_ID\n"
+    )
     monkeypatch.delenv("SUARA_X_BEARER_TOKEN", raising=False)
     get_settings.cache_clear()
     settings = get_settings()
