@@ -42,6 +42,12 @@ class IngestResult:
             "quarantined": self.quarantined,
         }
 
+    def add(self, other: IngestResult) -> None:
+        self.new += other.new
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.quarantined += other.quarantined
+
     def __str__(self) -> str:
         return (
             f"{self.new} new, {self.updated} updated, {self.unchanged} unchanged, "
@@ -139,9 +145,7 @@ def ingest(
     def flush() -> None:
         if batch:
             r = upsert_items(conn, batch)
-            result.new += r.new
-            result.updated += r.updated
-            result.unchanged += r.unchanged
+            result.add(IngestResult(new=r.new, updated=r.updated, unchanged=r.unchanged))
             batch.clear()
 
     for record in records:

@@ -83,32 +83,14 @@ def file_collector(
 
 
 @dataclass
-class CollectResult:
+class CollectResult(IngestResult):
     """What one collection run did: the one-line summary a user sees."""
 
-    source: str
-    new: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    quarantined: int = 0
+    source: str = ""
     skipped: int = 0  # read but not feedback of its own (agent replies, private notes, re-read boundaries)
     pages: int = 0
     checkpoint: str | None = None
     notes: list[str] = field(default_factory=list)
-
-    def add(self, result: IngestResult) -> None:
-        self.new += result.new
-        self.updated += result.updated
-        self.unchanged += result.unchanged
-        self.quarantined += result.quarantined
-
-    def as_dict(self) -> dict[str, int]:
-        return {
-            "new": self.new,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "quarantined": self.quarantined,
-        }
 
     def __str__(self) -> str:
         return (
@@ -128,7 +110,7 @@ def run_collector(
     checkpoint it makes safe, so a crash after page k keeps pages 1..k and a rerun loses and duplicates nothing.
     """
     settings = settings or get_settings()
-    result = CollectResult(collector.source)
+    result = CollectResult(source=collector.source)
     params = {"source": collector.source, "checkpoint": collector.checkpoint_name}
     with recorded_run(engine, f"collect-{collector.source}", params) as counts:
         with engine.begin() as conn:
