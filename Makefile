@@ -17,7 +17,7 @@ else
 PYTEST_MARKERS := -m "not slow"
 endif
 
-.PHONY: venv demo test test-all lint bench clean system-test-deps
+.PHONY: venv demo test test-all test-browser lint bench clean system-test-deps
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(SYSTEM_PYTHON) -m venv $(VENV)
@@ -41,6 +41,13 @@ system-test-deps:
 	@command -v dovecot >/dev/null 2>&1 || { (apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd >/dev/null) \
 	    || echo "dovecot-imapd not installed: the IMAP server tests will skip"; }
+	@command -v chromium >/dev/null 2>&1 || { (apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	    || echo "chromium not installed: the browser tests (tests/test_digest_browser.py) will skip"; }
+
+# Refreshes docs/img/digest-sample.png from the sample digest, in headless Chromium.
+test-browser: venv system-test-deps
+	SUARA_UPDATE_SCREENSHOT=1 $(VENV)/bin/pytest tests/test_digest_browser.py
 
 test-all: venv
 	$(VENV)/bin/pytest

@@ -1,239 +1,193 @@
-"""Pure rendering: ``DigestData`` → Markdown or a self-contained HTML page, in Indonesian or English.
+"""Pure rendering: ``DigestData`` → Markdown (the file, the Prefect artifact, the e-mail's plain text) or HTML.
 
-Every number is shown beside its comparison with the previous period.
+Every number is shown beside its comparison with the previous period (and the trailing baseline when there is
+one). ``render_html`` lives in ``digest.html`` and is re-exported here.
+
+>>> print(render_markdown(data, lang="en").splitlines()[0])
+# Voice-of-customer digest — week 2026-11-15
 """
 
 from __future__ import annotations
 
-import html
-from datetime import datetime
-from zoneinfo import ZoneInfo
+from dataclasses import replace
 
-from digest.build import Count, DigestData, Example, Share
+from digest.build import DigestData, Example, TopicStat
+from digest.html import render_html as render_html
+from digest.html import render_index as render_index
+from digest.phrases import (
+    cluster_sentence,
+    fmt_count,
+    fmt_count_baseline,
+    fmt_share_baseline,
+    freshness_items,
+    highlights,
+    local,
+    model_line,
+    people_note,
+    per_person,
+    period_line,
+    signed,
+    spike_sentence,
+    texts,
+    ticket_lines,
+    title,
+    topic_sentence,
+)
+from digest.phrases import fmt_share as fmt_share
+from digest.phrases import headline as headline
 
-TEXT = {
-    "id": {
-        "title": "Ringkasan suara pengguna",
-        "week": "minggu",
-        "day": "hari",
-        "period": "Periode {start} s.d. {end} (dibanding {pstart} s.d. {pend})",
-        "volume": "Volume",
-        "total": "Total masukan",
-        "people": "Orang unik",
-        "by_source": "Per sumber",
-        "by_kind": "Per jenis",
-        "sentiment": "Sentimen",
-        "negative": "negatif",
-        "neutral": "netral",
-        "positive": "positif",
-        "complaints": "Contoh keluhan",
-        "praise": "Yang diapresiasi",
-        "none": "Tidak ada.",
-        "empty": "Tidak ada masukan pada periode ini (periode sebelumnya: {prev}).",
-        "unclassified": "{n} item belum diklasifikasi.",
-        "freshness": "Data terbaru per sumber",
-        "model": "Model",
-        "generated": "Dibuat {at}",
-        "prev": "sebelumnya",
-        "new": "baru",
-        "points": "poin",
-        "headline_up": "Keluhan (negatif) naik dari {p:.0f}% ke {c:.0f}% ({d:+.0f} poin).",
-        "headline_down": "Keluhan (negatif) turun dari {p:.0f}% ke {c:.0f}% ({d:+.0f} poin).",
-        "headline_flat": "Porsi keluhan (negatif) stabil di {c:.0f}% ({d:+.0f} poin).",
-        "headline_first": "Keluhan (negatif): {c:.0f}% dari masukan; belum ada periode pembanding.",
-        "kinds": {"post": "unggahan", "reply": "balasan", "ticket": "tiket"},
-    },
-    "en": {
-        "title": "Voice-of-customer digest",
-        "week": "week",
-        "day": "day",
-        "period": "Period {start} to {end} (compared with {pstart} to {pend})",
-        "volume": "Volume",
-        "total": "Total feedback",
-        "people": "Unique people",
-        "by_source": "By source",
-        "by_kind": "By kind",
-        "sentiment": "Sentiment",
-        "negative": "negative",
-        "neutral": "neutral",
-        "positive": "positive",
-        "complaints": "Example complaints",
-        "praise": "What people praise",
-        "none": "None.",
-        "empty": "No feedback in this period (previous period: {prev}).",
-        "unclassified": "{n} items are not classified yet.",
-        "freshness": "Newest data per source",
-        "model": "Model",
-        "generated": "Generated {at}",
-        "prev": "previous",
-        "new": "new",
-        "points": "points",
-        "headline_up": "Complaints (negative) rose from {p:.0f}% to {c:.0f}% ({d:+.0f} points).",
-        "headline_down": "Complaints (negative) fell from {p:.0f}% to {c:.0f}% ({d:+.0f} points).",
-        "headline_flat": "The complaint (negative) share held at {c:.0f}% ({d:+.0f} points).",
-        "headline_first": "Complaints (negative): {c:.0f}% of feedback; no earlier period to compare with.",
-        "kinds": {"post": "posts", "reply": "replies", "ticket": "tickets"},
-    },
-}
+TOPIC_ROWS = 8  # topics in the complaints table
+TOPIC_DETAILS = 5  # topics shown with their example posts
+RISING = 3
+PRAISED = 3
 
 
-def _t(lang: str) -> dict:
-    if lang not in TEXT:
-        raise ValueError(f"unknown language {lang!r}; use 'id' or 'en'")
-    return TEXT[lang]
+def with_tz(data: DigestData, tz: str | None) -> DigestData:
+    return data if tz is None or tz == data.tz else replace(data, tz=tz)
 
 
-def fmt_count(c: Count, t: dict) -> str:
-    """``"168 (sebelumnya 118, +42%)"``: a number never stands without its comparison."""
-    change = c.change_pct
-    delta = t["new"] if change is None and c.count else (f"{change:+.0f}%" if change is not None else "±0")
-    return f"{c.count} ({t['prev']} {c.previous}, {delta})"
-
-
-def fmt_share(s: Share, t: dict) -> str:
-    if s.change_pp is None:
-        return f"{100 * s.share:.0f}% ({s.count})"
-    return f"{100 * s.share:.0f}% ({s.count}; {t['prev']} {100 * s.previous_share:.0f}%, {s.change_pp:+.0f} {t['points']})"
-
-
-def headline(data: DigestData, t: dict) -> str:
-    neg = data.sentiment["negative"]
-    cur = 100 * neg.share
-    if neg.previous_share is None:
-        return t["headline_first"].format(c=cur)
-    prev, d = 100 * neg.previous_share, neg.change_pp or 0.0
-    key = "headline_flat" if abs(d) < 1 else ("headline_up" if d > 0 else "headline_down")
-    return t[key].format(p=prev, c=cur, d=d)
-
-
-def _local(dt: datetime, tz: str) -> str:
-    return dt.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")
+def one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def _example_line(e: Example, tz: str) -> str:
-    text = " ".join(e.text.split())
-    return f"{text} — _{e.source}, {_local(e.created_at, tz)}_"
+    return f"{one_line(e.text)} — _{e.source}, {local(e.created_at, tz)}_"
 
 
-def render_markdown(data: DigestData, *, lang: str = "id", tz: str = "Asia/Jakarta") -> str:
-    t = _t(lang)
-    p, pp = data.period, data.previous_period
-    lines = [
-        f"# {t['title']} — {t[p.kind]} {p.end.isoformat()}",
-        "",
-        t["period"].format(start=p.start, end=p.end, pstart=pp.start, pend=pp.end),
-        "",
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def change_text(topic: TopicStat, t: dict) -> str:
+    pct = topic.negative.change_pct
+    if pct is None:
+        return t["new"] if topic.negative.count else "±0"
+    return f"{signed(pct)}%"
+
+
+def topic_row(topic: TopicStat, data: DigestData, lang: str) -> list[str]:
+    """The cells of one complaints-table row: name, complaints (previous), change, baseline, negative share."""
+    t = texts(lang)
+    neg = topic.negative
+    base = "—" if neg.baseline is None else f"{neg.baseline:.1f}".replace(".", "," if lang == "id" else ".")
+    return [
+        data.topic_name(topic.id, lang),
+        f"{neg.count} ({t['prev']} {neg.previous})",
+        change_text(topic, t),
+        base,
+        t["of_mentions"].format(pct=100 * topic.negative_share, n=topic.mentions.count),
     ]
+
+
+def topic_header(data: DigestData, lang: str) -> list[str]:
+    t = texts(lang)
+    cols = [t["col_topic"], t["col_complaints"], t["col_change"]]
+    cols.append(t["col_baseline"].format(n=data.baseline_periods or 4, unit=t[f"{data.period.kind}s"]))
+    return [*cols, t["col_negative_share"]]
+
+
+def render_markdown(data: DigestData, *, lang: str = "id", tz: str | None = None) -> str:
+    t = texts(lang)
+    data = with_tz(data, tz)
+    lines = [f"# {title(data, lang)}", "", period_line(data, lang), ""]
     if data.is_empty:
         lines += [t["empty"].format(prev=data.total.previous), ""]
     else:
-        lines += [
-            f"**{headline(data, t)}**",
-            "",
-            f"## {t['volume']}",
-            "",
-            f"- {t['total']}: {fmt_count(data.total, t)}",
-            f"- {t['people']}: {fmt_count(data.authors, t)}",
-        ]
-        lines += [
-            f"- {t['by_source']}: " + "; ".join(f"{k} {fmt_count(v, t)}" for k, v in data.by_source.items())
-        ]
-        lines += [
-            f"- {t['by_kind']}: "
-            + "; ".join(f"{t['kinds'].get(k, k)} {fmt_count(v, t)}" for k, v in data.by_kind.items())
-        ]
-        lines += ["", f"## {t['sentiment']}", ""]
-        lines += [f"- {t[s]}: {fmt_share(share, t)}" for s, share in data.sentiment.items()]
-        if data.unclassified:
-            lines += ["", t["unclassified"].format(n=data.unclassified)]
-        for title, examples in (
-            (t["complaints"], data.negative_examples),
-            (t["praise"], data.positive_examples),
-        ):
-            lines += ["", f"## {title}", ""]
-            lines += [f"{i}. {_example_line(e, tz)}" for i, e in enumerate(examples, 1)] or [t["none"]]
+        lines += _body(data, lang)
     lines += ["", "---", ""]
     if data.freshness:
-        lines += [
-            f"{t['freshness']}: "
-            + "; ".join(f"{s} {_local(at, tz)}" for s, at in sorted(data.freshness.items()))
-        ]
-    lines += [
-        f"{t['model']}: {', '.join(data.model_versions) or '—'} · {t['generated'].format(at=_local(data.generated_at, tz))}",
-        "",
-    ]
+        lines += [f"{t['freshness']}: " + "; ".join(freshness_items(data, lang)), ""]
+    lines += [model_line(data, lang), ""]
     return "\n".join(lines)
 
 
-_CSS = """
-body{font-family:-apple-system,Segoe UI,Roboto,Helvetica,Arial,sans-serif;max-width:760px;margin:24px auto;
-padding:0 16px;color:#1f2328;line-height:1.5}
-h1{font-size:22px;margin-bottom:4px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #d0d7de}
-.muted{color:#656d76;font-size:13px}.headline{font-size:17px;font-weight:600;margin:16px 0}
-table{border-collapse:collapse;width:100%}td,th{padding:4px 8px;border-bottom:1px solid #eaeef2;text-align:left}
-.bar{display:flex;height:18px;border-radius:4px;overflow:hidden;margin:8px 0}
-.negative{background:#cf222e}.neutral{background:#8c959f}.positive{background:#1a7f37}
-li{margin-bottom:8px}
-""".strip()
+def _body(data: DigestData, lang: str) -> list[str]:
+    t = texts(lang)
+    first, *rest = highlights(data, lang)
+    lines = [f"**{first}**", ""]
+    if rest:
+        lines += [f"- {s}" for s in rest] + [""]
 
-
-def render_html(data: DigestData, *, lang: str = "id", tz: str = "Asia/Jakarta") -> str:
-    t = _t(lang)
-    esc = html.escape
-    p, pp = data.period, data.previous_period
-    parts = [
-        f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{esc(t['title'])} {p.end.isoformat()}</title><style>{_CSS}</style></head><body>",
-        f"<h1>{esc(t['title'])} — {esc(t[p.kind])} {p.end.isoformat()}</h1>",
-        f'<p class="muted">{esc(t["period"].format(start=p.start, end=p.end, pstart=pp.start, pend=pp.end))}</p>',
+    lines += [f"## {t['volume']}", ""]
+    lines += [f"- {t['total']}: {fmt_count_baseline(data.total, data, t, lang)}"]
+    people = f"- {t['people']}: {fmt_count(data.authors, t)}"
+    if ratio := per_person(data, lang):
+        people += f" · {ratio}"
+    lines += [people]
+    lines += [
+        f"- {t['by_source']}: " + "; ".join(f"{k} {fmt_count(v, t)}" for k, v in data.by_source.items())
     ]
-    if data.is_empty:
-        parts.append(f"<p>{esc(t['empty'].format(prev=data.total.previous))}</p>")
+    lines += [
+        f"- {t['by_kind']}: "
+        + "; ".join(f"{t['kinds'].get(k, k)} {fmt_count(v, t)}" for k, v in data.by_kind.items())
+    ]
+    if data.campaigns:
+        lines += [f"- {t['campaign'].format(items=data.campaign_items, n=data.campaigns)}"]
+
+    lines += ["", f"## {t['sentiment']}", ""]
+    lines += [f"- {t[s]}: {fmt_share_baseline(share, data, t)}" for s, share in data.sentiment.items()]
+    if data.unclassified:
+        lines += ["", t["unclassified"].format(n=data.unclassified)]
+
+    if data.has_topics:
+        lines += _topics(data, lang)
     else:
-        parts.append(f'<p class="headline">{esc(headline(data, t))}</p>')
-        rows = [(t["total"], fmt_count(data.total, t)), (t["people"], fmt_count(data.authors, t))]
-        rows += [(f"{t['by_source']}: {k}", fmt_count(v, t)) for k, v in data.by_source.items()]
-        rows += [
-            (f"{t['by_kind']}: {t['kinds'].get(k, k)}", fmt_count(v, t)) for k, v in data.by_kind.items()
+        lines += ["", f"## {t['complaints']}", ""]
+        lines += [f"{i}. {_example_line(e, data.tz)}" for i, e in enumerate(data.negative_examples, 1)] or [
+            t["none"]
         ]
-        parts.append(f"<h2>{esc(t['volume'])}</h2><table>")
-        parts += [f"<tr><th>{esc(a)}</th><td>{esc(b)}</td></tr>" for a, b in rows]
-        parts.append("</table>")
-        parts.append(f"<h2>{esc(t['sentiment'])}</h2>")
-        parts.append(
-            '<div class="bar" role="img" aria-label="sentiment">'
-            + "".join(
-                f'<div class="{s}" style="width:{100 * share.share:.1f}%" title="{esc(t[s])}"></div>'
-                for s, share in data.sentiment.items()
-            )
-            + "</div><ul>"
-        )
-        parts += [f"<li>{esc(t[s])}: {esc(fmt_share(share, t))}</li>" for s, share in data.sentiment.items()]
-        parts.append("</ul>")
-        if data.unclassified:
-            parts.append(f'<p class="muted">{esc(t["unclassified"].format(n=data.unclassified))}</p>')
-        for title, examples in (
-            (t["complaints"], data.negative_examples),
-            (t["praise"], data.positive_examples),
-        ):
-            parts.append(f"<h2>{esc(title)}</h2>")
-            if not examples:
-                parts.append(f"<p>{esc(t['none'])}</p>")
-                continue
-            parts.append("<ol>")
-            parts += [
-                f'<li>{esc(" ".join(e.text.split()))}<br><span class="muted">{esc(e.source)}, '
-                f"{esc(_local(e.created_at, tz))}</span></li>"
-                for e in examples
+
+    lines += ["", f"## {t['new_rising']}", ""]
+    news = []
+    for c in data.clusters:
+        news += [f"- {cluster_sentence(c, lang)}", *(f"  - {one_line(x)}" for x in c.examples)]
+    news += [f"- {spike_sentence(s, data, lang)}" for s in data.spikes]
+    lines += news or [t["no_new"]]
+
+    if data.has_topics:
+        lines += ["", f"## {t['works']}", ""]
+        praised = data.praised[:PRAISED]
+        for topic in praised:
+            name = data.topic_name(topic.id, lang)
+            lines += [
+                f"- **{t['praise_line'].format(name=name, cur=topic.positive.count, prev=topic.positive.previous)}**"
             ]
-            parts.append("</ol>")
-    fresh = "; ".join(f"{s} {_local(at, tz)}" for s, at in sorted(data.freshness.items()))
-    parts.append('<hr><p class="muted">')
-    if fresh:
-        parts.append(f"{esc(t['freshness'])}: {esc(fresh)}<br>")
-    parts.append(
-        f"{esc(t['model'])}: {esc(', '.join(data.model_versions) or '—')} · "
-        f"{esc(t['generated'].format(at=_local(data.generated_at, tz)))}</p></body></html>"
-    )
-    return "\n".join(parts)
+            lines += [f"  - {_example_line(e, data.tz)}" for e in topic.praise]
+        if not praised:
+            lines += [t["none"]]
+    else:
+        lines += ["", f"## {t['praise']}", ""]
+        lines += [f"{i}. {_example_line(e, data.tz)}" for i, e in enumerate(data.positive_examples, 1)] or [
+            t["none"]
+        ]
+
+    if data.tickets:
+        lines += ["", f"## {t['tickets']}", ""]
+        lines += [f"- {label}: {value}" for label, value in ticket_lines(data.tickets, lang)]
+    return lines
+
+
+def _topics(data: DigestData, lang: str) -> list[str]:
+    t = texts(lang)
+    lines = ["", f"## {t['topics']}", "", t["topics_intro"], ""]
+    ranked = data.complaints_by_volume
+    if not ranked:
+        lines += [t["none"]]
+    else:
+        header = topic_header(data, lang)
+        lines += ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
+        lines += [
+            "| " + " | ".join(_cell(c) for c in topic_row(x, data, lang)) + " |" for x in ranked[:TOPIC_ROWS]
+        ]
+        for topic in ranked[:TOPIC_DETAILS]:
+            lines += ["", f"### {data.topic_name(topic.id, lang)}", ""]
+            lines += [f"{topic_sentence(topic, lang, data)} {people_note(topic, t)}", ""]
+            lines += [f"{i}. {_example_line(e, data.tz)}" for i, e in enumerate(topic.complaints, 1)]
+    missing = data.total.count - data.topic_coverage
+    if missing:
+        lines += ["", t["untopiced"].format(n=missing, total=data.total.count)]
+    lines += ["", f"### {t['rising']}", ""]
+    lines += [f"- {topic_sentence(x, lang, data)}" for x in data.complaints_by_change[:RISING]] or [
+        t["no_rising"]
+    ]
+    return lines

@@ -87,9 +87,10 @@ def sanitize(
     if item.author and key:
         replace[item.author] = key
         replace[item.author.lstrip("@")] = key
-    url = item.url
+    url = mask_pii(item.url, mentions=False) if item.url else None
     if url and item.author:
-        # Post URLs carry the handle (x.com/<handle>/status/<id>): swap it for the key.
+        # Post URLs carry the handle (x.com/<handle>/status/<id>): swap it for the key, after masking, so the
+        # key's own digits are never taken for a number to mask.
         url = url.replace(item.author.lstrip("@"), key or "")
 
     # People sign their messages ("a.n. Siti Rahma"): their own display name is masked like any PII, in the
@@ -120,7 +121,7 @@ def sanitize(
         "text": text,
         "language": item.language,
         "created_at": item.created_at,
-        "url": mask_pii(url, mentions=False) if url else None,
+        "url": url,
         "thread_id": item.thread_id,
         "parent_id": item.parent_id,
         "meta": mask_obj(dict(item.meta)),

@@ -97,3 +97,8 @@ def latest_by_source(conn: Connection) -> dict[str, datetime]:
     """The newest item time per source: how fresh each source's data is."""
     rows = conn.execute(select(items.c.source, func.max(items.c.created_at)).group_by(items.c.source))
     return {s: t for s, t in rows}
+
+
+def first_item_time(conn: Connection) -> datetime | None:
+    """The oldest item's time: before it the store knows nothing (the digest's baselines start there)."""
+    return conn.execute(select(func.min(items.c.created_at))).scalar_one_or_none()

@@ -405,18 +405,60 @@ def digest(
     last_day: Annotated[str | None, typer.Option("--date", help="last day included, YYYY-MM-DD")] = None,
     lang: Annotated[Lang, typer.Option()] = Lang.id,
     out: Annotated[Path | None, typer.Option(help="directory; default SUARA_OUT_DIR")] = None,
+    to: Annotated[str, typer.Option(help="where to send it: file, slack, email (comma-separated)")] = "file",
 ) -> None:
-    """Write the Markdown and HTML digest of a day or a week."""
+    """Write the Markdown and HTML digest of a day or a week, and send it."""
     from suara import jobs
 
-    try:
-        day = date.fromisoformat(last_day) if last_day else None
-    except ValueError:
-        raise InputError(f"--date {last_day!r} is not a date; write YYYY-MM-DD") from None
-    files = jobs.write_digest(
-        _engine(), period=period.value, last_day=day, out_dir=out or get_settings().out_dir, lang=lang.value
+    files, results = jobs.run_digest(
+        _engine(),
+        period=period.value,
+        last_day=_parse_day(last_day),
+        out_dir=out or get_settings().out_dir,
+        lang=lang.value,
+        to=to,
     )
     typer.echo(f"{files.markdown}\n{files.html}")
+    for r in results:
+        if r.channel != "file":
+            typer.echo(str(r), err=not r.ok)
+    if not all(r.ok for r in results):
+        raise typer.Exit(1)
+
+
+@app.command()
+@friendly
+def alert(
+    last_day: Annotated[
+        str | None, typer.Option("--date", help="day to check, YYYY-MM-DD; default yesterday")
+    ] = None,
+    lang: Annotated[Lang, typer.Option()] = Lang.id,
+    out: Annotated[Path | None, typer.Option(help="directory; default SUARA_OUT_DIR")] = None,
+    to: Annotated[str, typer.Option(help="file, slack, email (comma-separated)")] = "file",
+) -> None:
+    """Send a short alert when a day's complaints spike; silent on ordinary days."""
+    from digest.phrases import spike_sentence
+    from suara import jobs
+
+    data, results = jobs.alert_spikes(
+        _engine(), day=_parse_day(last_day), out_dir=out or get_settings().out_dir, lang=lang.value, to=to
+    )
+    if not data.spikes:
+        typer.echo(f"no spike on {data.period.end}")
+        return
+    for s in data.spikes:
+        typer.echo(spike_sentence(s, data, lang.value))
+    for r in results:
+        typer.echo(str(r), err=not r.ok)
+    if not all(r.ok for r in results):
+        raise typer.Exit(1)
+
+
+def _parse_day(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        raise InputError(f"--date {value!r} is not a date; write YYYY-MM-DD") from None
 
 
 @app.command("models")

@@ -58,6 +58,15 @@ class Settings(BaseSettings):
     imap_ssl: bool = True
     imap_batch_size: int = 100
     imap_timeout: float = 60.0
+    slack_webhook_url: SecretStr | None = None
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str | None = None
+    smtp_to: str = ""  # comma-separated
+    smtp_starttls: bool = True
+    digest_base_url: str | None = None  # links in Slack/e-mail messages
     timezone: str = Field(default="Asia/Jakarta")
 
     def official_handle_set(self) -> frozenset[str]:

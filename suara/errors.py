@@ -6,7 +6,8 @@
     ├── ModelError           a model cannot be found, loaded or trained
     └── StorageError         the database cannot be reached or migrated
 
-Collectors add their own subtree under ``collectors.errors.CollectorError``.
+Collectors add their own subtree under ``collectors.errors.CollectorError``; delivery of digests and alerts
+raises ``digest.deliver.DeliveryError``.
 """
 
 

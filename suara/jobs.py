@@ -10,7 +10,8 @@ Each records what it did in the ``runs`` table.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -24,11 +25,13 @@ from sqlalchemy import Engine
 from collectors.base import PagedCollector
 from collectors.files import FileCollector, FileMapping
 from collectors.xlsx import XlsxCollector
-from digest.build import DigestData, Period, build_digest
-from digest.render import render_html, render_markdown
+from digest.build import DigestData, Period, build_digest, history_start
+from models import registry
 from models.sentiment import SentimentModel
 from storage import db, queries
+from storage import reclassify as rq
 from storage.ingest import IngestResult, ingest
+from storage.reclassify import Scope
 from suara.config import Settings, get_settings
 
 SAMPLE_FILE = Path(__file__).resolve().parent / "sample" / "feedback.jsonl"
@@ -228,6 +231,8 @@ class DigestFiles:
     markdown: Path
     html: Path
     data: DigestData = field(repr=False)
+    index: Path | None = None  # the archive page listing every digest in the directory
+    charts: dict[str, bytes] = field(default_factory=dict, repr=False)
 
 
 def default_last_day(period: str, tz: str, today: date | None = None) -> date:
@@ -238,12 +243,44 @@ def default_last_day(period: str, tz: str, today: date | None = None) -> date:
     return today - timedelta(days=today.isoweekday())  # last Sunday
 
 
-def build_for(engine: Engine, period: Period, tz: str) -> DigestData:
+def build_for(
+    engine: Engine,
+    period: Period,
+    tz: str,
+    *,
+    clusters: Sequence[Mapping[str, Any]] | None = None,
+    topic_names: Mapping[str, Mapping[str, str]] | None = None,
+    now: datetime | None = None,
+) -> DigestData:
+    """The digest data of ``period``: its rows, the history before it (trailing baseline, spikes), freshness.
+
+    ``clusters`` are discovery's clusters as dicts (id, keywords, examples, size, previous_size, first_seen,
+    is_new); ``topic_names`` default to the taxonomy's (ids are shown where there is none); ``now`` is the
+    generation time printed in the footer (tests fix it).
+    """
+    from digest.topics import load_topic_names
+
+    zone = ZoneInfo(tz)
+    start, end = period.bounds(tz)
+    since = datetime.combine(history_start(period), datetime.min.time(), zone)
+    previous_start, _ = period.previous().bounds(tz)
     with engine.connect() as conn:
-        rows = queries.items_with_current_predictions(conn, *period.bounds(tz))
-        previous = queries.items_with_current_predictions(conn, *period.previous().bounds(tz))
+        rows = queries.items_with_current_predictions(conn, since, end)
         freshness = queries.latest_by_source(conn)
-    return build_digest(rows, previous, period=period, generated_at=datetime.now(UTC), freshness=freshness)
+        first = queries.first_item_time(conn)
+    history = [r for r in rows if r["created_at"] < start]
+    return build_digest(
+        [r for r in rows if r["created_at"] >= start],
+        [r for r in history if r["created_at"] >= previous_start],
+        period=period,
+        generated_at=now or datetime.now(UTC),
+        freshness=freshness,
+        history=history,
+        first_day=first.astimezone(zone).date() if first else None,
+        clusters=clusters,
+        topic_names=load_topic_names() if topic_names is None else topic_names,
+        tz=tz,
+    )
 
 
 def digest_filename(period: Period) -> str:
@@ -259,23 +296,115 @@ def write_digest(
     out_dir: Path | str,
     lang: str = "id",
     settings: Settings | None = None,
+    clusters: Sequence[Mapping[str, Any]] | None = None,
 ) -> DigestFiles:
-    """Build the digest of the period ending ``last_day`` and write ``digest-<date>.md`` and ``.html``."""
+    """Build the digest of the period ending ``last_day``; write ``digest-<date>.md``, ``.html`` and the
+    archive's ``index.html``."""
+    from digest.deliver import write_files
+
     settings = settings or get_settings()
     tz = settings.timezone
     p = Period.ending(period, last_day or default_last_day(period, tz))
     with recorded_run(
         engine, "digest", {"period": period, "last_day": p.end.isoformat(), "lang": lang}
     ) as counts:
-        data = build_for(engine, p, tz)
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        md = out / f"{digest_filename(p)}.md"
-        page = out / f"{digest_filename(p)}.html"
-        md.write_text(render_markdown(data, lang=lang, tz=tz), encoding="utf-8")
-        page.write_text(render_html(data, lang=lang, tz=tz), encoding="utf-8")
-        counts.update(items=data.total.count, markdown=str(md), html=str(page))
-    return DigestFiles(md, page, data)
+        data = build_for(engine, p, tz, clusters=clusters)
+        paths = write_files(data, out_dir, digest_filename(p), lang=lang)
+        counts.update(items=data.total.count, markdown=str(paths.markdown), html=str(paths.html))
+    return DigestFiles(paths.markdown, paths.html, data, paths.index, paths.charts)
+
+
+def deliver_digest(
+    engine: Engine,
+    files: DigestFiles,
+    *,
+    to: Sequence[str] | str = ("file",),
+    lang: str = "id",
+    settings: Settings | None = None,
+    sleep: Callable[[float], None] | None = None,
+) -> list[Any]:
+    """Send written digest files to the channels in ``to``; each result says what happened (never raises for
+    a channel that fails: the files are already in the archive). Recorded as a ``deliver`` run."""
+    from digest import deliver as dl
+
+    config = dl.DeliveryConfig.from_settings(settings or get_settings())
+    channels = dl.parse_channels(to)
+    paths = dl.DigestPaths(files.markdown, files.html, files.index or files.html, files.charts)
+    extra = {"sleep": sleep} if sleep else {}
+    return _record_deliveries(
+        engine,
+        "deliver",
+        {"channels": channels, "html": str(files.html)},
+        lambda: dl.deliver(files.data, paths, channels, config, lang=lang, **extra),
+    )
+
+
+def _record_deliveries(engine: Engine, flow: str, params: dict[str, Any], send: Callable[[], list]) -> list:
+    with engine.begin() as conn:
+        run_id = db.start_run(conn, flow, params)
+    results = send()
+    failed = [str(r) for r in results if not r.ok]
+    with engine.begin() as conn:
+        db.finish_run(
+            conn,
+            run_id,
+            status="failed" if failed else "completed",
+            counts={r.channel: ("ok" if r.ok else "failed") for r in results},
+            errors=failed,
+        )
+    return results
+
+
+def run_digest(
+    engine: Engine,
+    *,
+    period: str = "week",
+    last_day: date | None = None,
+    out_dir: Path | str,
+    lang: str = "id",
+    to: Sequence[str] | str = ("file",),
+    settings: Settings | None = None,
+    sleep: Callable[[float], None] | None = None,
+) -> tuple[DigestFiles, list[Any]]:
+    """``suara digest``: write the files, then deliver them; a delivery failure never loses the files."""
+    from digest.deliver import parse_channels
+
+    channels = parse_channels(to)  # a typo in --to fails before any work
+    files = write_digest(
+        engine, period=period, last_day=last_day, out_dir=out_dir, lang=lang, settings=settings
+    )
+    return files, deliver_digest(engine, files, to=channels, lang=lang, settings=settings, sleep=sleep)
+
+
+def alert_spikes(
+    engine: Engine,
+    *,
+    day: date | None = None,
+    out_dir: Path | str,
+    lang: str = "id",
+    to: Sequence[str] | str = ("file",),
+    settings: Settings | None = None,
+    sleep: Callable[[float], None] | None = None,
+) -> tuple[DigestData, list[Any]]:
+    """Look for spikes on ``day`` (default yesterday) and send a short alert when there are any."""
+    from digest import alerts
+    from digest import deliver as dl
+
+    settings = settings or get_settings()
+    channels = dl.parse_channels(to)
+    data = build_for(
+        engine, Period.ending("day", day or default_last_day("day", settings.timezone)), settings.timezone
+    )
+    if not data.spikes:
+        return data, []
+    config = dl.DeliveryConfig.from_settings(settings)
+    extra = {"sleep": sleep} if sleep else {}
+    return data, _record_deliveries(
+        engine,
+        "alert",
+        {"channels": channels, "day": data.period.end.isoformat(), "spikes": len(data.spikes)},
+        lambda: alerts.deliver_alert(data, channels, config, out_dir=out_dir, lang=lang, **extra),
+    )
 
 
 def latest_local_day(engine: Engine, tz: str) -> date | None:
@@ -283,3 +412,358 @@ def latest_local_day(engine: Engine, tz: str) -> date | None:
     with engine.connect() as conn:
         latest = queries.latest_item_time(conn)
     return latest.astimezone(ZoneInfo(tz)).date() if latest else None
+
+
+# -- reclassify -------------------------------------------------------------------------------------------------
+# A new model version relabels stored items without touching the old version's predictions. The plan splits the
+# items in scope into id ranges; each range is one chunk (one task, one transaction). What is already stored
+# under the new version is the progress marker, so a rerun after a crash or cancel does only the rest.
+NO_LABEL = "—"  # the old version never classified this item
+_LABEL_ORDER = ("negative", "neutral", "positive")
+
+
+@dataclass
+class ReclassifyDiff:
+    """What a new version changes, built chunk by chunk; ``merge`` joins the parts that shards built.
+
+    >>> diff.add([{"id": 7, "text": "otp gk masuk2", "old_label": "neutral", "new_label": "negative",
+    ...            "confidence": 0.91, "topics": "aplikasi_sistem"}])
+    >>> diff.matrix[("neutral", "negative")], diff.relabelled
+    (1, 1)
+    """
+
+    old_version: str | None
+    new_version: str
+    max_examples: int = 5
+    compared: int = 0
+    relabelled: int = 0
+    unlabelled_before: int = 0
+    with_topics: int = 0
+    matrix: Counter[tuple[str, str]] = field(default_factory=Counter)
+    topics_old: Counter[tuple[str, str]] = field(default_factory=Counter)
+    topics_new: Counter[tuple[str, str]] = field(default_factory=Counter)
+    examples: dict[tuple[str, str], list[tuple[float, int, str]]] = field(default_factory=dict)
+
+    def add(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        for r in rows:
+            old, new = r["old_label"], r["new_label"]
+            self.compared += 1
+            self.matrix[(old or NO_LABEL, new)] += 1
+            if old is None:
+                self.unlabelled_before += 1
+            elif old != new:
+                self.relabelled += 1
+                self._keep_example((old, new), float(r.get("confidence") or 0.0), int(r["id"]), r["text"])
+            if r.get("topics") is not None:
+                self.with_topics += 1
+                for topic in filter(None, str(r["topics"]).split(";")):
+                    self.topics_old[(topic, old or NO_LABEL)] += 1
+                    self.topics_new[(topic, new)] += 1
+
+    def _keep_example(self, pair: tuple[str, str], confidence: float, item_id: int, text: str) -> None:
+        kept = self.examples.setdefault(pair, [])
+        kept.append((confidence, item_id, text))
+        kept.sort(key=lambda e: (-e[0], e[1]))  # the most confident first: the clearest cases to read
+        del kept[self.max_examples :]
+
+    def merge(self, other: ReclassifyDiff) -> ReclassifyDiff:
+        self.compared += other.compared
+        self.relabelled += other.relabelled
+        self.unlabelled_before += other.unlabelled_before
+        self.with_topics += other.with_topics
+        self.matrix.update(other.matrix)
+        self.topics_old.update(other.topics_old)
+        self.topics_new.update(other.topics_new)
+        for pair, kept in other.examples.items():
+            for example in kept:
+                self._keep_example(pair, *example)
+        return self
+
+    def labels(self) -> tuple[list[str], list[str]]:
+        """Row labels (old, with NO_LABEL last) and column labels (new) of the change matrix."""
+
+        def order(labels: set[str]) -> list[str]:
+            known = [x for x in _LABEL_ORDER if x in labels]
+            return (
+                known + sorted(labels - set(known) - {NO_LABEL}) + ([NO_LABEL] if NO_LABEL in labels else [])
+            )
+
+        return order({o for o, _ in self.matrix}), order({n for _, n in self.matrix})
+
+    def topic_moves(self, top: int = 5) -> list[dict[str, Any]]:
+        """Topics whose sentiment volumes move most: per label the count before and after."""
+        topics = {t for t, _ in self.topics_old} | {t for t, _ in self.topics_new}
+        moves = []
+        for topic in topics:
+            labels = {lab for t, lab in self.topics_old if t == topic} | {
+                lab for t, lab in self.topics_new if t == topic
+            }
+            by_label = {lab: (self.topics_old[(topic, lab)], self.topics_new[(topic, lab)]) for lab in labels}
+            moved = sum(abs(new - old) for old, new in by_label.values()) // 2
+            items = sum(old for old, _ in by_label.values())
+            moves.append({"topic": topic, "items": items, "moved": moved, "by_label": by_label})
+        moves.sort(key=lambda m: (-m["moved"], m["topic"]))
+        return [m for m in moves if m["moved"]][:top]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "old_version": self.old_version,
+            "new_version": self.new_version,
+            "compared": self.compared,
+            "relabelled": self.relabelled,
+            "unlabelled_before": self.unlabelled_before,
+            "matrix": {f"{o} -> {n}": c for (o, n), c in sorted(self.matrix.items())},
+            "topic_moves": [
+                {**m, "by_label": {k: list(v) for k, v in m["by_label"].items()}} for m in self.topic_moves()
+            ],
+        }
+
+    def markdown(self, *, scope: str = "", dry_run: bool = False, note: str = "") -> str:
+        """The diff artifact: counts, the old → new matrix, the topics that move most, examples."""
+        share = f" ({100 * self.relabelled / self.compared:.1f}%)" if self.compared else ""
+        lines = [
+            f"# Reclassification {'(dry run: nothing written)' if dry_run else ''}".rstrip(),
+            "",
+            f"`{self.old_version or 'none'}` → `{self.new_version}`" + (f" · {scope}" if scope else ""),
+            "",
+            "| | items |",
+            "|---|---|",
+            f"| compared | {self.compared:,} |",
+            f"| re-labelled | {self.relabelled:,}{share} |",
+            f"| not classified by the old version | {self.unlabelled_before:,} |",
+        ]
+        if note:
+            lines += ["", note]
+        rows, cols = self.labels()
+        lines += ["", "## Label changes (rows: old, columns: new)", ""]
+        if self.matrix:
+            lines += [
+                "| old \\ new | " + " | ".join(cols) + " |",
+                "|---|" + "---|" * len(cols),
+                *(f"| {o} | " + " | ".join(f"{self.matrix[(o, n)]:,}" for n in cols) + " |" for o in rows),
+            ]
+        else:
+            lines.append("No items in scope.")
+        lines += ["", "## Topics whose volume moves most", ""]
+        moves = self.topic_moves()
+        if not self.with_topics:
+            lines.append(
+                "No topic predictions in scope yet (no active topic model): topic moves are not shown."
+            )
+        elif not moves:
+            lines.append("No topic's sentiment volumes move.")
+        else:
+            lines += ["| topic | items | moved | per label (old → new) |", "|---|---|---|---|"]
+            for m in moves:
+                per = ", ".join(f"{lab} {o} → {n}" for lab, (o, n) in sorted(m["by_label"].items()) if o != n)
+                lines.append(f"| {m['topic']} | {m['items']:,} | {m['moved']:,} | {per} |")
+        lines += ["", "## Examples (masked text from the store)", ""]
+        pairs = sorted(self.examples, key=lambda p: (-self.matrix[p], p))  # the commonest change first
+        picked = [
+            (p, self.examples[p][i])
+            for i in range(self.max_examples)
+            for p in pairs
+            if i < len(self.examples[p])
+        ][: self.max_examples]
+        if not picked:
+            lines.append("No item changes label.")
+        else:
+            lines += ["| item | old → new | confidence | text |", "|---|---|---|---|"]
+            for (old, new), (conf, item_id, text) in picked:
+                lines.append(f"| {item_id} | {old} → {new} | {conf:.2f} | {_cell(text)} |")
+        return "\n".join(lines) + "\n"
+
+
+def _cell(text: str, width: int = 160) -> str:
+    flat = " ".join(text.split()).replace("|", "\\|")
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+@dataclass(frozen=True)
+class ReclassifyPlan:
+    """What a reclassification will do: the model directory, the version it replaces, the chunks left."""
+
+    model_path: str
+    new_version: str
+    old_version: str | None
+    scope: Scope
+    in_scope: int
+    done_before: int
+    chunks: list[tuple[int, int]]
+    dry_run: bool = False
+
+
+def plan_reclassify(
+    engine: Engine,
+    model_ref: str,
+    scope: Scope | None = None,
+    *,
+    batch_size: int = 1000,
+    dry_run: bool = False,
+    settings: Settings | None = None,
+) -> ReclassifyPlan:
+    """Resolve the model (a name resolves once, here, so a model trained mid-run changes nothing) and split
+    the items in scope into chunks: every item for a dry run, only those without the new version otherwise."""
+    settings = settings or get_settings()
+    scope = scope or Scope()
+    path = str(registry.resolve(model_ref, settings.model_dir))
+    model = load_model(path, str(settings.model_dir))
+    with engine.connect() as conn:
+        old = db.get_active_model(conn, "sentiment")
+        in_scope = rq.count_in_scope(conn, scope)
+        pending_for = None if dry_run else ("sentiment", model.version)
+        chunks = rq.id_ranges(conn, scope, batch_size, pending_for=pending_for)
+        pending = in_scope if dry_run else rq.count_in_scope(conn, scope, pending_for=pending_for)
+    return ReclassifyPlan(path, model.version, old, scope, in_scope, in_scope - pending, chunks, dry_run)
+
+
+def reclassify_chunk(
+    engine: Engine, model: SentimentModel, scope: Scope, first: int, last: int, run_id: int | None = None
+) -> int:
+    """Predict the items of one chunk still without ``model``'s version and store them (one transaction)."""
+    with engine.begin() as conn:
+        todo = rq.pending_texts(conn, scope, "sentiment", model.version, first, last)
+        rows = predict_rows(model, todo)
+        for r in rows:
+            r["run_id"] = run_id
+        return db.save_predictions(conn, rows)
+
+
+def dry_reclassify_chunk(
+    engine: Engine,
+    model: SentimentModel,
+    scope: Scope,
+    old_version: str | None,
+    first: int,
+    last: int,
+    max_examples: int = 5,
+) -> ReclassifyDiff:
+    """What one chunk would change, computed in memory; nothing is written."""
+    with engine.connect() as conn:
+        rows = rq.scope_rows(conn, scope, "sentiment", old_version, first, last)
+    preds = model.predict_detailed([r["text"] for r in rows])
+    for r, p in zip(rows, preds, strict=True):
+        r.update(new_label=p.label, confidence=p.confidence)
+    diff = ReclassifyDiff(old_version, model.version, max_examples)
+    diff.add(rows)
+    return diff
+
+
+def reclassify_diff(
+    engine: Engine, scope: Scope, old_version: str | None, new_version: str, max_examples: int = 5
+) -> ReclassifyDiff:
+    """The diff of what is stored: every item in scope that has the new version, against the old one."""
+    diff = ReclassifyDiff(old_version, new_version, max_examples)
+    with engine.connect() as conn:
+        diff.add(rq.label_pairs(conn, scope, "sentiment", old_version, new_version))
+    return diff
+
+
+def pending_in_scope(engine: Engine, scope: Scope, version: str) -> int:
+    with engine.connect() as conn:
+        return rq.count_in_scope(conn, scope, pending_for=("sentiment", version))
+
+
+def activate_model(engine: Engine, version: str, task: str = "sentiment") -> None:
+    with engine.begin() as conn:
+        db.set_active_model(conn, task, version)
+
+
+@dataclass
+class ReclassifyResult:
+    plan: ReclassifyPlan
+    diff: ReclassifyDiff
+    predicted: int = 0
+    complete: bool = False
+    activated: bool = False
+
+    def note(self) -> str:
+        """What the reader of the diff should know besides the numbers."""
+        p = self.plan
+        if p.dry_run:
+            return "Dry run: computed in memory, nothing was written."
+        lines = [f"{self.predicted:,} predicted now, {p.done_before:,} already stored by an earlier run."]
+        if not self.complete:
+            lines.append("Not complete: run it again to continue where it stopped.")
+        if self.activated:
+            lines.append(
+                f"`{p.new_version}` is now the active sentiment model; items outside this scope get its "
+                "predictions on the next classify run."
+            )
+        return " ".join(lines)
+
+    def markdown(self) -> str:
+        return self.diff.markdown(
+            scope=self.plan.scope.describe(), dry_run=self.plan.dry_run, note=self.note()
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        p = self.plan
+        return {
+            "model_version": p.new_version,
+            "previous_version": p.old_version,
+            "dry_run": p.dry_run,
+            "in_scope": p.in_scope,
+            "done_before": p.done_before,
+            "predicted": self.predicted,
+            "chunks": len(p.chunks),
+            "complete": self.complete,
+            "activated": self.activated,
+            **{k: v for k, v in self.diff.as_dict().items() if k not in ("old_version", "new_version")},
+        }
+
+
+def finish_reclassify(
+    engine: Engine, plan: ReclassifyPlan, predicted: int, *, activate: bool = False, max_examples: int = 5
+) -> ReclassifyResult:
+    """After the chunks of a real run: check that nothing in scope is left, activate if asked, build the diff."""
+    complete = pending_in_scope(engine, plan.scope, plan.new_version) == 0
+    activated = activate and complete
+    if activated:
+        activate_model(engine, plan.new_version)
+    diff = reclassify_diff(engine, plan.scope, plan.old_version, plan.new_version, max_examples)
+    return ReclassifyResult(plan, diff, predicted, complete, activated)
+
+
+def reclassify(
+    engine: Engine,
+    model_ref: str,
+    scope: Scope | None = None,
+    *,
+    dry_run: bool = False,
+    batch_size: int = 1000,
+    activate: bool = False,
+    max_examples: int = 5,
+    on_chunk: Callable[[int, int], None] | None = None,
+    settings: Settings | None = None,
+) -> ReclassifyResult:
+    """Relabel the items in scope with ``model_ref`` under its own version, chunk by chunk, resumable.
+
+    ``dry_run`` writes nothing and reports what would change; ``activate`` makes the new version current,
+    only once every item in scope has it. ``on_chunk(done_chunks, predicted)`` follows progress.
+    """
+    settings = settings or get_settings()
+    plan = plan_reclassify(
+        engine, model_ref, scope, batch_size=batch_size, dry_run=dry_run, settings=settings
+    )
+    model = load_model(plan.model_path, str(settings.model_dir))
+    if dry_run:
+        diff = ReclassifyDiff(plan.old_version, plan.new_version, max_examples)
+        for i, (first, last) in enumerate(plan.chunks, 1):
+            diff.merge(
+                dry_reclassify_chunk(engine, model, plan.scope, plan.old_version, first, last, max_examples)
+            )
+            if on_chunk:
+                on_chunk(i, diff.compared)
+        return ReclassifyResult(plan, diff, 0, complete=True)
+    params = {"model": plan.new_version, "previous": plan.old_version, "scope": plan.scope.describe()}
+    with recorded_run(engine, "reclassify", params) as counts:
+        predicted = 0
+        for i, (first, last) in enumerate(plan.chunks, 1):
+            predicted += reclassify_chunk(engine, model, plan.scope, first, last, counts["run_id"])
+            counts.update(predicted=predicted, chunks=i)
+            if on_chunk:
+                on_chunk(i, predicted)
+        result = finish_reclassify(engine, plan, predicted, activate=activate, max_examples=max_examples)
+        counts.update(complete=result.complete, activated=result.activated, relabelled=result.diff.relabelled)
+    return result
