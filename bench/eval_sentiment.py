@@ -53,7 +53,7 @@ def main() -> None:
     parser.add_argument("--print", action="store_true", help="print the table instead of writing it")
     args = parser.parse_args()
 
-    refs = args.models or [i.version for i in registry.available(args.model_dir)]
+    refs = args.models or [i.version for i in registry.available(args.model_dir) if i.task == "sentiment"]
     sets = eval_sets(args.data_dir)
     header = "| model | " + " | ".join(sets) + " |"
     lines = [header, "|" + "---|" * (len(sets) + 1)]

@@ -34,8 +34,14 @@ def _create_initial_tables(conn: Connection) -> None:
     schema.metadata.create_all(conn, tables=tables, checkfirst=True)
 
 
+def _create_topic_tables(conn: Connection) -> None:
+    tables = [schema.clusters, schema.cluster_members, schema.campaigns, schema.campaign_members]
+    schema.metadata.create_all(conn, tables=tables, checkfirst=True)
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_initial", _create_initial_tables),
+    ("0002_clusters_and_campaigns", _create_topic_tables),
 ]
 
 

@@ -152,3 +152,58 @@ schema_migrations = Table(
     Column("name", String(191), primary_key=True),
     Column("applied_at", UTCDateTime, nullable=False),
 )
+
+# -- topics: discovered clusters and copy-paste campaigns (issue 5) ---------------------------------------------
+# A cluster's id is its stable id ("issue #17"): a later period's cluster that matches its centroid keeps it.
+# ``sizes`` and ``period_centroids`` are keyed by the period's first day (ISO date); ``centroid`` is their
+# size-weighted mean, the vector later periods are matched against. Vectors are JSON lists of floats.
+clusters = Table(
+    "clusters",
+    metadata,
+    Column("id", PK, primary_key=True, autoincrement=True),
+    Column("label", Text, nullable=False),
+    Column("keywords", JSONType, nullable=False),
+    Column("representatives", JSONType, nullable=False),  # item ids closest to the centroid, latest period
+    Column("centroid", JSONType, nullable=False),
+    Column("period_centroids", JSONType, nullable=False),
+    Column("sizes", JSONType, nullable=False),
+    Column("first_seen", String(10), nullable=False),  # first day of the first period it was seen in
+    Column("last_seen", String(10), nullable=False),
+    Column("novelty", Float, nullable=False),  # at first sight: 1 − similarity to the nearest topic/cluster
+    Column("nearest", String(191), nullable=False),
+    Column("method", String(32), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+cluster_members = Table(
+    "cluster_members",
+    metadata,
+    Column("cluster_id", PK, ForeignKey("clusters.id", ondelete="CASCADE"), primary_key=True),
+    Column("item_id", PK, ForeignKey("items.id", ondelete="CASCADE"), primary_key=True),
+    Column("period", String(10), primary_key=True),
+    Column("similarity", Float, nullable=False),
+    Index("ix_cluster_members_period", "period"),
+    Index("ix_cluster_members_item", "item_id"),
+)
+
+campaigns = Table(
+    "campaigns",
+    metadata,
+    Column("id", PK, primary_key=True, autoincrement=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("sample_text", Text, nullable=False),
+    Column("first_seen", UTCDateTime, nullable=False),
+    Column("last_seen", UTCDateTime, nullable=False),
+    Column("mentions", Integer, nullable=False),
+    Column("unique_authors", Integer, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("fingerprint", name="uq_campaigns_fingerprint"),
+)
+
+campaign_members = Table(
+    "campaign_members",
+    metadata,
+    Column("campaign_id", PK, ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True),
+    Column("item_id", PK, ForeignKey("items.id", ondelete="CASCADE"), primary_key=True),
+    Index("ix_campaign_members_item", "item_id"),
+)

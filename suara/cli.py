@@ -75,6 +75,13 @@ def _model(ref: str | None):
     return jobs.load_model(ref or settings.sentiment_model, str(settings.model_dir))
 
 
+def _topic_model():
+    from models.topics import TopicModel
+
+    settings = get_settings()
+    return TopicModel.from_pretrained(settings.topics_model, model_dir=settings.model_dir)
+
+
 # -- predict ----------------------------------------------------------------------------------------------------
 def _read_csv_rows(
     path: Path, text_column: str
@@ -125,11 +132,14 @@ def predict(
     mask_pii: Annotated[
         bool, typer.Option(help="mask NIK, phone numbers, e-mails… in the written text")
     ] = False,
+    topics: Annotated[bool, typer.Option(help="fill the topics column (one more encoder pass)")] = True,
 ) -> None:
     """Add sentiment, sentiment_confidence, topics and model_version to every row of a CSV."""
     from models.text import mask_pii as mask
+    from models.topics import topics_column
 
     m = _model(model)
+    tm = _topic_model() if topics else None
     header, rows = _read_csv_rows(input, text_column)
     extra = ["sentiment", "sentiment_confidence", "topics", "model_version", "error"]
     out_header = header + [c for c in extra if c not in header]
@@ -141,12 +151,16 @@ def predict(
         chunk: list[dict[str, str]] = []
 
         def flush() -> None:
-            preds = m.predict_detailed([r[text_column] for r in chunk])
-            for r, p in zip(chunk, preds, strict=True):
+            if not chunk:
+                return
+            texts = [r[text_column] for r in chunk]
+            preds = m.predict_detailed(texts)
+            topic_ids = topics_column(tm, texts) if tm else [""] * len(texts)
+            for r, p, t in zip(chunk, preds, topic_ids, strict=True):
                 r.update(
                     sentiment=p.label,
                     sentiment_confidence=f"{p.confidence:.4f}",
-                    topics="",
+                    topics=t,
                     model_version=m.version,
                     error="",
                 )
@@ -226,6 +240,63 @@ def train_sentiment(
         evals = {k: v for k, v in evals.items() if v.is_file()}
     path = train_sentiment_tfidf(train_files, evaluations=evals, out_root=out or settings.model_dir)
     typer.echo(str(path))
+
+
+@train_app.command("topics")
+@friendly
+def train_topics(
+    taxonomy: Annotated[
+        Path | None, typer.Option(help="taxonomy YAML; default SUARA_TAXONOMY or the bundled one")
+    ] = None,
+    data: Annotated[
+        list[Path] | None, typer.Option(help="labelled JSONL/CSV (text, topics); default topics/train")
+    ] = None,
+    valid: Annotated[
+        list[Path] | None, typer.Option(help="evaluation file(s); default topics/dev.jsonl")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="model root; default SUARA_MODEL_DIR")] = None,
+) -> None:
+    """Train a topic model for a taxonomy and save it as a new version with its model card."""
+    from models.topics import train_topics as run
+
+    s = get_settings()
+    taxonomy = taxonomy or s.taxonomy
+    files = data or [s.data_dir / "topics" / "train.jsonl"]
+    for f in files:
+        if not f.is_file():
+            raise InputError(f"no training file {f}; set SUARA_DATA_DIR or pass --data")
+    dev = s.data_dir / "topics" / "dev.jsonl"
+    default_evals = {"topics-dev": dev} if taxonomy is None and dev.is_file() else {}
+    evals = {p.stem: p for p in valid} if valid else default_evals
+    typer.echo(str(run(taxonomy, files, out_root=out or s.model_dir, evaluations=evals)))
+
+
+class ClusterMethod(StrEnum):
+    agglomerative = "agglomerative"
+    hdbscan = "hdbscan"
+
+
+@app.command()
+@friendly
+def discover(
+    period: Annotated[Period, typer.Option()] = Period.week,
+    last_day: Annotated[str | None, typer.Option("--date", help="last day included, YYYY-MM-DD")] = None,
+    method: Annotated[ClusterMethod, typer.Option()] = ClusterMethod.agglomerative,
+    all_items: Annotated[
+        bool, typer.Option("--all", help="cluster every item, not only negative ones")
+    ] = False,
+) -> None:
+    """Clusters of similar complaints with stable ids (new ones marked), and copy-paste campaigns."""
+    from models.discovery import discover_and_report
+
+    lines = discover_and_report(
+        _engine(),
+        period=period.value,
+        last_day=_parse_day(last_day),
+        method=method.value,
+        all_items=all_items,
+    )
+    typer.echo("\n".join(lines))
 
 
 # -- collect / classify / digest ----------------------------------------------------------------------------------

@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     # Official accounts whose @mentions are not masked (comma-separated), e.g. "@KartuCakap_ID".
     official_handles: str = ""
     sentiment_model: str = "sentiment-tfidf"
+    topics_model: str = "topics-e5"
+    taxonomy: Path | None = None  # a deployment's own taxonomy YAML (default: the bundled one)
+    cache_dir: Path = Path("~/.cache/suara")  # rebuilt encoders and embedding caches, outside git
     x_bearer_token: SecretStr | None = None
     x_api_base: str = "https://api.twitter.com"
     x_queries: list[str] = Field(default_factory=list)  # SUARA_X_QUERIES='["kartu cakap lang:in"]'

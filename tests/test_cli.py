@@ -42,7 +42,13 @@ def test_predict_writes_every_row_and_reports_bad_ones(tmp_path):
     good = [rows[0], rows[3]]
     assert all(r["sentiment"] in {"negative", "neutral", "positive"} for r in good)
     assert all(0 < float(r["sentiment_confidence"]) <= 1 for r in good)
-    assert all(r["model_version"] == released_version() and r["topics"] == "" for r in rows)
+    assert all(r["model_version"] == released_version() for r in rows)
+    from models.taxonomy import load_taxonomy
+
+    topic_ids = {t.id for t in load_taxonomy().topics}
+    assert all(r["topics"] and set(r["topics"].split(";")) <= topic_ids for r in good)
+    assert "aplikasi_sistem" in rows[0]["topics"] and "pembayaran_dana" in rows[3]["topics"]
+    assert rows[1]["topics"] == rows[2]["topics"] == ""  # bad rows are not classified
     assert (rows[1]["error"], rows[2]["error"]) == ("empty text", "invalid UTF-8")
     assert rows[1]["sentiment"] == "" and rows[2]["body"] == "caf\\xe9 rusak"
     assert "2 rows classified" in result.output and "2 bad rows" in result.output
