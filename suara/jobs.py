@@ -33,6 +33,7 @@ from storage import reclassify as rq
 from storage.ingest import IngestResult, ingest
 from storage.reclassify import Scope
 from suara.config import Settings, get_settings
+from suara.errors import InputError
 
 SAMPLE_FILE = Path(__file__).resolve().parent / "sample" / "feedback.jsonl"
 
@@ -268,6 +269,8 @@ def build_for(
         rows = queries.items_with_current_predictions(conn, since, end)
         freshness = queries.latest_by_source(conn)
         first = queries.first_item_time(conn)
+        if clusters is None:
+            clusters = stored_clusters(conn, period)
     history = [r for r in rows if r["created_at"] < start]
     return build_digest(
         [r for r in rows if r["created_at"] >= start],
@@ -281,6 +284,26 @@ def build_for(
         topic_names=load_topic_names() if topic_names is None else topic_names,
         tz=tz,
     )
+
+
+def stored_clusters(conn: Any, period: Period) -> list[dict[str, Any]]:
+    """Discovery's clusters seen in ``period`` (``suara discover`` stores them), shaped for the digest build:
+    size now and in the previous period, keywords, and the masked texts of the most central members."""
+    from storage import topics as cluster_store
+
+    previous = {
+        c["id"]: c["size"] for c in cluster_store.load_clusters(conn, period_start=period.previous().start)
+    }
+    found = cluster_store.load_clusters(conn, period_start=period.start)
+    texts = dict(queries.item_texts(conn, [i for c in found for i in c["representatives"]]))
+    return [
+        {
+            **c,
+            "previous_size": previous.get(c["id"], 0),
+            "examples": [texts[i] for i in c["representatives"] if i in texts],
+        }
+        for c in found
+    ]
 
 
 def digest_filename(period: Period) -> str:
@@ -608,6 +631,8 @@ def plan_reclassify(
     scope = scope or Scope()
     path = str(registry.resolve(model_ref, settings.model_dir))
     model = load_model(path, str(settings.model_dir))
+    with engine.begin() as conn:
+        rq.refresh_statistics(conn)
     with engine.connect() as conn:
         old = db.get_active_model(conn, "sentiment")
         in_scope = rq.count_in_scope(conn, scope)
@@ -660,7 +685,8 @@ def reclassify_diff(
 
 
 def pending_in_scope(engine: Engine, scope: Scope, version: str) -> int:
-    with engine.connect() as conn:
+    with engine.begin() as conn:
+        rq.refresh_statistics(conn)  # the run has just written many rows of this version
         return rq.count_in_scope(conn, scope, pending_for=("sentiment", version))
 
 
@@ -767,3 +793,22 @@ def reclassify(
         result = finish_reclassify(engine, plan, predicted, activate=activate, max_examples=max_examples)
         counts.update(complete=result.complete, activated=result.activated, relabelled=result.diff.relabelled)
     return result
+
+
+def reclassify_scope(
+    since: str | None = None,
+    until: str | None = None,
+    sources: Sequence[str] | None = None,
+    *,
+    tz: str | None = None,
+) -> Scope:
+    """The scope of ``suara reclassify --since 2026-11-01 --until 2026-11-15 --source x``: whole local days."""
+    days = []
+    for flag, value in (("--since", since), ("--until", until)):
+        try:
+            days.append(date.fromisoformat(value) if value else None)
+        except ValueError:
+            raise InputError(f"{flag} {value!r} is not a date; write YYYY-MM-DD") from None
+    if days[0] and days[1] and days[0] > days[1]:
+        raise InputError(f"--since {since} is after --until {until}")
+    return Scope.from_days(days[0], days[1], sources, tz or get_settings().timezone)

@@ -254,3 +254,26 @@ def test_discover_and_report_on_the_campaign_week(tmp_path, monkeypatch):
     assert clusters and all(" NEW " in line for line in clusters)  # the first week this store has seen
     (campaign,) = [line for line in lines if "campaign:" in line]
     assert "14 near-identical posts by 14 authors" in campaign
+
+
+@pytest.mark.slow
+def test_weekly_digest_shows_the_new_certificate_cluster(tmp_path, monkeypatch):
+    """discover → digest: the week of 2026-10-26's digest lists the planted issue under "new and rising"."""
+    from digest.build import Period
+    from suara import jobs
+    from suara.config import get_settings
+
+    monkeypatch.setenv("SUARA_OFFICIAL_HANDLES", "@KartuCakap_ID")
+    monkeypatch.setenv("SUARA_CACHE_DIR", str(tmp_path / "cache"))
+    get_settings.cache_clear()
+    engine = _sample_store(f"sqlite:///{tmp_path / 'a.db'}")
+    _weekly(engine)
+    week = Period.ending("week", date(2026, 11, 1))
+    with engine.connect() as conn:
+        clusters = jobs.stored_clusters(conn, week)
+    cert = [c for c in clusters if c["is_new"] and any("sertifikat" in k or "3.2" in k for k in c["keywords"])]
+    assert cert and len(cert[0]["examples"]) >= 2 and cert[0]["previous_size"] == 0
+    files = jobs.write_digest(engine, period="week", last_day=week.end, out_dir=tmp_path / "out")
+    md = files.markdown.read_text(encoding="utf-8")
+    assert any(k in md for k in cert[0]["keywords"]), md
+    assert "sertifikat" in md.lower()
