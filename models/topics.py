@@ -467,7 +467,12 @@ def topic_prediction_rows(
     model: TopicModel, items: Sequence[tuple[int, str]], *, embeddings: np.ndarray | None = None
 ) -> list[dict[str, Any]]:
     """Rows for ``storage.db.save_predictions``: task "topics", label "a;b", scores {topic id: score}."""
-    preds = model.predict_detailed([text for _, text in items], embeddings=embeddings)
+    texts = [text for _, text in items]
+    if embeddings is None:
+        # Content-addressed cache: re-classifying the same texts (a rerun, a new topic model on the same
+        # embedder) never pays the encoder twice.
+        embeddings = embed_cached(texts, model.embedder)
+    preds = model.predict_detailed(texts, embeddings=embeddings)
     return [
         {
             "item_id": item_id,
@@ -482,7 +487,12 @@ def topic_prediction_rows(
 
 
 def classify_topics_pending(
-    engine: Any, *, model_ref: str | None = None, batch_size: int = 1000, model_dir: Path | None = None
+    engine: Any,
+    *,
+    model_ref: str | None = None,
+    batch_size: int = 1000,
+    model_dir: Path | None = None,
+    default: str = "topics-e5",
 ) -> tuple[int, str]:
     """Give every stored item without a topic prediction from the model in use one (incremental), like
     ``suara.jobs.classify_pending`` does for sentiment. The model: ``model_ref``, else the store's active topic
@@ -491,7 +501,7 @@ def classify_topics_pending(
 
     with engine.begin() as conn:
         active = db.get_active_model(conn, TASK)
-        model = TopicModel.from_pretrained(model_ref or active or "topics-e5", model_dir=model_dir)
+        model = TopicModel.from_pretrained(model_ref or active or default, model_dir=model_dir)
         if active is None:
             db.set_active_model(conn, TASK, model.version)
     with engine.connect() as conn:

@@ -461,12 +461,15 @@ def collect_freshdesk(
 def classify(
     model: Annotated[str | None, typer.Option(help="model; default: the store's active model")] = None,
     batch_size: Annotated[int, typer.Option(min=1)] = 1000,
+    topics: Annotated[bool, typer.Option(help="also assign topics (the active topic model)")] = True,
 ) -> None:
     """Classify every stored item that has no prediction from the model in use."""
     from suara import jobs
 
-    result = jobs.classify_pending(_engine(), model_ref=model, batch_size=batch_size)
+    result = jobs.classify_pending(_engine(), model_ref=model, batch_size=batch_size, topics=topics)
     typer.echo(f"classified {result.classified} items with {result.model_version}")
+    if topics:
+        typer.echo(f"topics for {result.topics_classified} items with {result.topics_model_version}")
 
 
 @app.command()

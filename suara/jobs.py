@@ -206,6 +206,8 @@ class ClassifyResult:
     classified: int
     model_version: str
     batches: int = 0
+    topics_classified: int = 0
+    topics_model_version: str | None = None
 
 
 def pending_batches(engine: Engine, model_version: str, batch_size: int) -> list[list[int]]:
@@ -215,15 +217,42 @@ def pending_batches(engine: Engine, model_version: str, batch_size: int) -> list
 
 
 def classify_pending(
-    engine: Engine, *, model_ref: str | None = None, batch_size: int = 1000, settings: Settings | None = None
+    engine: Engine,
+    *,
+    model_ref: str | None = None,
+    batch_size: int = 1000,
+    topics: bool = True,
+    settings: Settings | None = None,
 ) -> ClassifyResult:
-    """Classify every item that has no prediction from the model in use (incremental)."""
+    """Classify every item that has no prediction from the models in use (incremental): sentiment, then topics."""
+    settings = settings or get_settings()
     model = sentiment_model(engine, model_ref, settings=settings)
     batches = pending_batches(engine, model.version, batch_size)
     with recorded_run(engine, "classify", {"model": model.version, "batch_size": batch_size}) as counts:
         done = sum(classify_ids(engine, model, batch, counts["run_id"]) for batch in batches)
         counts.update(classified=done, batches=len(batches))
-    return ClassifyResult(done, model.version, len(batches))
+        result = ClassifyResult(done, model.version, len(batches))
+        if topics:
+            result.topics_classified, result.topics_model_version = classify_topics(
+                engine, batch_size, settings
+            )
+            counts.update(
+                topics_classified=result.topics_classified, topics_model=result.topics_model_version
+            )
+    return result
+
+
+def classify_topics(engine: Engine, batch_size: int, settings: Settings) -> tuple[int, str]:
+    """Topic predictions for every item without one from the active topic model (the released one at first)."""
+    from models.topics import classify_topics_pending
+
+    return classify_topics_pending(
+        engine,
+        model_ref=None,
+        batch_size=batch_size,
+        model_dir=settings.model_dir,
+        default=settings.topics_model,
+    )
 
 
 # -- digest -----------------------------------------------------------------------------------------------------
