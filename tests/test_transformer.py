@@ -1,0 +1,419 @@
+"""The transformer sentiment model on a real, tiny BERT (2 layers, hidden 32, a WordPiece vocabulary built here):
+LoRA, a fine-tune through the real training entry point, save → load, odd inputs, calibration, int8."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from models.calibration import expected_calibration_error, fit_temperature, nll, softmax
+from models.encoders import TransformerEmbedder, length_sorted_batches
+from models.sentiment import SentimentModel
+from models.train_transformer import (
+    TrainingArgs,
+    bucketed_batches,
+    overlap_key,
+    train_sentiment_transformer,
+    training_set,
+)
+from models.transformer import ADAPTER_FILE, LoRALinear, TransformerSentimentModel, add_lora, merge_lora
+from suara.errors import ModelError
+
+NEG = [
+    "aplikasinya lemot banget, error terus",
+    "otp gak masuk masuk udah 3 hari",
+    "insentif belum cair, kecewa",
+    "cs nya gak bales, parah",
+    "sertifikat hilang abis update, kesel",
+    "web down terus gak bisa login",
+    "penipuan atas nama program, hati2",
+    "pelatihannya membosankan dan mahal",
+    "verifikasi wajah gagal mulu",
+    "udah sebulan nunggu gak ada kabar, payah",
+]
+NEU = [
+    "min kapan gelombang 15 dibuka?",
+    "gimana caranya ganti nomor hp?",
+    "syarat daftar apa aja ya min",
+    "info jadwal pencairan dong",
+    "apakah bisa daftar pakai ktp lama?",
+    "berapa lama proses verifikasi?",
+    "link pendaftaran resmi yang mana ya",
+    "cara klaim sertifikat gimana min",
+    "batas waktu pelatihan kapan",
+    "nomor call center berapa ya",
+]
+POS = [
+    "makasih min insentif udah cair",
+    "pelatihannya bermanfaat banget",
+    "cs nya ramah dan cepat tanggap",
+    "aplikasinya lancar jaya sekarang",
+    "alhamdulillah sertifikat udah keluar",
+    "programnya keren, sangat membantu",
+    "mantap, prosesnya cepat",
+    "terima kasih kartu cakap, saya dapat kerja",
+    "materinya bagus dan jelas",
+    "puas banget sama pelayanannya",
+]
+TEXTS = NEG + NEU + POS
+LABELS = ["negative"] * 10 + ["neutral"] * 10 + ["positive"] * 10
+HELD_OUT = [  # valid / test / dev rows: never in the training rows above
+    ("aplikasi sering error, kecewa berat", "negative"),
+    ("kapan jadwal pelatihan berikutnya?", "neutral"),
+    ("terima kasih, pelayanannya memuaskan", "positive"),
+    ("login gagal terus dari kemarin", "negative"),
+    ("bagaimana cara daftar ulang min?", "neutral"),
+    ("mantap, materinya sangat bermanfaat", "positive"),
+]
+ODD = ["", "x" * 10_000, "😡😡😡🙏", "The app keeps crashing and support never answers.", "   "]
+
+
+def make_tiny_bert(out: Path) -> Path:
+    """A random 2-layer BERT with a WordPiece vocabulary trained on the texts above: real parts, tiny sizes."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    tok.train_from_iterator(TEXTS * 3, trainers.WordPieceTrainer(vocab_size=400, special_tokens=specials))
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]",
+        special_tokens=[("[CLS]", tok.token_to_id("[CLS]")), ("[SEP]", tok.token_to_id("[SEP]"))],
+    )
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]",
+        mask_token="[MASK]", model_max_length=512,
+    )  # fmt: skip
+    fast.save_pretrained(out)
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=tok.get_vocab_size(), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=64, max_position_embeddings=256, pad_token_id=0,
+    )  # fmt: skip
+    BertModel(config, add_pooling_layer=False).save_pretrained(out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_tiny_bert(tmp_path_factory.mktemp("tiny-bert"))
+
+
+def write_data_dir(root: Path) -> Path:
+    """A data dir shaped like ../shared/data: SmSA TSVs, NusaX CSV, topic JSONL; tiny."""
+    smsa = root / "sentiment" / "smsa"
+    smsa.mkdir(parents=True)
+    rows = [f"{t}\t{lab}" for t, lab in zip(TEXTS, LABELS, strict=True)]
+    held = [f"{t}\t{lab}" for t, lab in HELD_OUT]
+    (smsa / "train.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    (smsa / "valid.tsv").write_text("\n".join(held) + "\n", encoding="utf-8")
+    (smsa / "test.tsv").write_text("\n".join(held[::2]) + "\n", encoding="utf-8")
+    nusax = root / "sentiment" / "nusax-id"
+    nusax.mkdir(parents=True)
+    (nusax / "train.csv").write_text(
+        "id,text,label\n1,Aplikasinya lemot BANGET error terus!!,negative\n2,layanan mantap sekali,positive\n",
+        encoding="utf-8",
+    )
+    topics = root / "topics"
+    topics.mkdir()
+    in_domain = [("kapan kipk cair min?", "neutral"), ("kipk salah sasaran semua", "negative")]
+    in_domain += [("alhamdulillah kipk sudah cair", "positive"), ("bagaimana cara daftar kipk?", "neutral")]
+    (topics / "train.jsonl").write_text(
+        "".join(json.dumps({"text": t, "sentiment": lab}) + "\n" for t, lab in in_domain), encoding="utf-8"
+    )
+    (topics / "dev.jsonl").write_text(
+        "".join(json.dumps({"text": t, "sentiment": lab}) + "\n" for t, lab in HELD_OUT[1::2]),
+        encoding="utf-8",
+    )
+    return root
+
+
+def tiny_args(**kw) -> TrainingArgs:
+    base = dict(
+        name="sentiment-tiny", lora_r=8, lora_alpha=16, lora_dropout=0.0, lr=5e-3, head_lr=5e-3, epochs=25,
+        batch_size=8, max_length=32, prefix="", eval_every=40, patience=100, checkpoint_every=20, log_every=5,
+        indomain_repeat=2, warmup_ratio=0.05,
+    )  # fmt: skip
+    base.update(kw)
+    return TrainingArgs(**base)
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_bert: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, list[str]]:
+    root = tmp_path_factory.mktemp("train")
+    data = write_data_dir(root / "data")
+    logs: list[str] = []
+    path = train_sentiment_transformer(
+        data,
+        out_root=root / "models",
+        args=tiny_args(encoder=str(tiny_bert)),
+        run_dir=root / "run",
+        log=logs.append,
+    )
+    return path, root / "run", logs
+
+
+# -- LoRA ---------------------------------------------------------------------------------------------------------
+def test_lora_starts_as_the_base_and_merges_to_the_same_function():
+    torch.manual_seed(1)
+    base = torch.nn.Linear(6, 4)
+    lora = LoRALinear(base, r=2, alpha=4)
+    x = torch.randn(3, 6)
+    assert torch.equal(lora(x), base(x))  # B = 0 at the start
+    with torch.no_grad():
+        lora.lora_B.normal_()
+    assert not torch.allclose(lora(x), base(x))
+    assert torch.allclose(lora.merged()(x), lora(x), atol=1e-6)
+    assert [n for n, p in lora.named_parameters() if p.requires_grad] == ["lora_A", "lora_B"]
+
+
+def test_add_lora_wraps_only_the_named_layers(tiny_bert: Path):
+    from transformers import AutoModel
+
+    enc = AutoModel.from_pretrained(tiny_bert)
+    wrapped = add_lora(enc, ["query", "value"], r=2, alpha=2)
+    assert len(wrapped) == 4 and all(n.endswith(("query", "value")) for n in wrapped)
+    assert merge_lora(enc) == 4
+    top = add_lora(enc, ["query", "value"], r=2, alpha=2, top_layers=1)
+    assert top == ["encoder.layer.1.attention.self.query", "encoder.layer.1.attention.self.value"]
+    merge_lora(enc)
+    assert not any(isinstance(m, LoRALinear) for m in enc.modules())
+    with pytest.raises(ModelError, match="no linear layer"):
+        add_lora(enc, ["nope"], r=2, alpha=2)
+
+
+# -- training -----------------------------------------------------------------------------------------------------
+def test_training_data_never_includes_evaluation_rows(tmp_path: Path):
+    data = write_data_dir(tmp_path / "data")
+    held_out = [
+        TEXTS[0]
+    ]  # "aplikasinya lemot banget, error terus" — and NusaX's copy of it, punctuated otherwise
+    ds = training_set(data, tiny_args(), held_out, log=lambda _: None)
+    keys = {overlap_key(t) for t in ds.texts}
+    assert overlap_key(TEXTS[0]) not in keys
+    nusax = next(d for d in ds.described if d["file"].endswith("train.csv"))
+    assert nusax["rows"] == 1 and nusax["dropped_as_in_evaluation_sets"] == 1
+    topics = next(d for d in ds.described if d["file"].endswith("train.jsonl"))
+    assert topics["repeat"] == 2 and ds.texts.count("kapan kipk cair min?") == 2 and topics["rows"] == 4
+
+
+def test_an_in_domain_holdout_is_kept_out_of_training_and_calibrates(tiny_bert: Path, tmp_path: Path):
+    data = write_data_dir(tmp_path / "data")
+    ds = training_set(data, tiny_args(indomain_holdout=2), [], log=lambda _: None)
+    assert len(ds.holdout[0]) == 2 and not set(ds.holdout[0]) & set(ds.texts)
+    args = tiny_args(encoder=str(tiny_bert), indomain_holdout=2, max_steps=3)
+    path = train_sentiment_transformer(
+        data, out_root=tmp_path / "m", args=args, run_dir=tmp_path / "r", log=print
+    )
+    config = json.loads((path / "config.json").read_text())
+    assert config["calibration"]["fitted_on"] == "smsa-valid + topics-holdout"
+    assert config["metrics"]["topics-holdout"]["n"] == 2
+
+
+def test_bucketed_batches_cover_every_row_once_and_group_lengths():
+    lengths = np.random.default_rng(0).integers(3, 120, size=1000)
+    batches = bucketed_batches(lengths, batch_size=16, seed=1, epoch=0, spread=10)
+    flat = np.concatenate(batches)
+    assert sorted(flat.tolist()) == list(range(1000))
+    spread_in_batch = np.mean([np.ptp(lengths[b]) for b in batches])
+    assert spread_in_batch < np.ptp(lengths) / 5  # similar lengths share a batch
+    again = bucketed_batches(lengths, batch_size=16, seed=1, epoch=0, spread=10)
+    assert all(np.array_equal(a, b) for a, b in zip(batches, again, strict=True))  # resumable
+
+
+def test_tiny_finetune_learns_and_saves_a_small_safe_directory(trained, tiny_bert: Path):
+    path, _run, logs = trained
+    config = json.loads((path / "config.json").read_text())
+    losses = config["training"]["history"]
+    state = json.loads((trained[1] / "checkpoint" / "state.json").read_text())
+    first, last = state["losses"][0][1], state["losses"][-1][1]
+    assert last < first * 0.5, state["losses"]
+    model = SentimentModel.from_pretrained(path)
+    assert isinstance(model, TransformerSentimentModel) and model.kind == "transformer"
+    acc = np.mean([p == g for p, g in zip(model.predict(TEXTS), LABELS, strict=True)])
+    assert acc >= 0.8  # an untrained head on a random encoder is at chance (1/3)
+    assert losses and config["training"]["best_step"] is not None
+    # what the directory carries
+    assert config["base_encoder"]["name"] == str(tiny_bert) and len(config["base_encoder"]["sha256"]) == 64
+    assert config["adapter"]["method"] == "lora" and config["adapter"]["r"] == 8
+    assert config["temperature"] > 0 and config["review_threshold"] == 0.6
+    assert {"smsa-valid", "smsa-test", "topics-dev"} <= set(config["metrics"])
+    assert config["libraries"]["torch"] and config["training_data"][0]["file"] == "smsa/train.tsv"
+    assert "## Calibration" in (path / "README.md").read_text()
+    files = {f.name for f in path.iterdir()}
+    assert files == {"config.json", ADAPTER_FILE, "README.md"}
+    assert sum(f.stat().st_size for f in path.iterdir()) <= 10 * 1024 * 1024
+    header_len = int.from_bytes((path / ADAPTER_FILE).read_bytes()[:8], "little")
+    header = json.loads((path / ADAPTER_FILE).read_bytes()[8 : 8 + header_len])  # safetensors, not pickle
+    assert "head.weight" in header and any("lora_A" in k for k in header)
+    assert any("progress" in line or "step" in line for line in logs)
+
+
+def test_save_load_gives_identical_predictions(trained, tmp_path: Path):
+    path, _, _ = trained
+    model = SentimentModel.from_pretrained(path)
+    again = SentimentModel.from_pretrained(model.save_pretrained(tmp_path / "copy"))
+    assert again.version == model.version
+    np.testing.assert_allclose(again.predict_proba(TEXTS + ODD), model.predict_proba(TEXTS + ODD), atol=1e-6)
+
+
+def test_resume_continues_from_the_checkpoint_and_refuses_other_arguments(tiny_bert: Path, tmp_path: Path):
+    data = write_data_dir(tmp_path / "data")
+    run = tmp_path / "run"
+    logs: list[str] = []
+    args = tiny_args(encoder=str(tiny_bert), max_steps=6, eval_every=3, checkpoint_every=3)
+    train_sentiment_transformer(data, out_root=tmp_path / "m", args=args, run_dir=run, log=logs.append)
+    assert json.loads((run / "checkpoint" / "state.json").read_text())["step"] == 6
+    logs.clear()
+    args.max_steps = 9
+    train_sentiment_transformer(data, out_root=tmp_path / "m", args=args, run_dir=run, log=logs.append)
+    assert "resumed from step 6 (epoch 1)" in logs
+    assert json.loads((run / "checkpoint" / "state.json").read_text())["step"] == 9
+    with pytest.raises(ModelError, match="other arguments"):
+        train_sentiment_transformer(
+            data, out_root=tmp_path / "m", args=tiny_args(encoder=str(tiny_bert), lora_r=4), run_dir=run
+        )
+
+
+def test_a_run_dir_takes_one_training_process_at_a_time(tmp_path: Path):
+    from models.train_transformer import run_lock
+
+    with (
+        run_lock(tmp_path),
+        pytest.raises(ModelError, match="another training run is using"),
+        run_lock(tmp_path),
+    ):
+        pass
+    with run_lock(tmp_path):  # released
+        pass
+
+
+def test_full_finetuning_saves_the_encoder_apart(tiny_bert: Path, tmp_path: Path):
+    data = write_data_dir(tmp_path / "data")
+    args = tiny_args(encoder=str(tiny_bert), method="full", lr=1e-3, max_steps=4, name="sentiment-tiny-full")
+    path = train_sentiment_transformer(
+        data, out_root=tmp_path / "m", args=args, run_dir=tmp_path / "r", log=print
+    )
+    assert (path / "encoder.safetensors").is_file()
+    model = SentimentModel.from_pretrained(path)
+    again = SentimentModel.from_pretrained(model.save_pretrained(tmp_path / "copy"))
+    np.testing.assert_allclose(again.predict_proba(TEXTS), model.predict_proba(TEXTS), atol=1e-6)
+
+
+# -- inference ------------------------------------------------------------------------------------------------
+def test_odd_inputs_get_valid_probabilities(trained):
+    model = SentimentModel.from_pretrained(trained[0])
+    proba = model.predict_proba(ODD)
+    assert proba.shape == (len(ODD), 3) and np.isfinite(proba).all()
+    np.testing.assert_allclose(proba.sum(axis=1), 1, atol=1e-6)
+    assert model.predict_proba([]).shape == (0, 3)
+    assert model.predict("aplikasinya error terus")[0] in model.labels
+    detailed = model.predict_detailed(ODD[:2])
+    assert detailed[0].label in model.labels and 0 < detailed[0].confidence <= 1
+
+
+def test_long_texts_are_truncated_to_max_length(trained):
+    model = SentimentModel.from_pretrained(trained[0])
+    batches = list(
+        length_sorted_batches(model.tokenizer, ["kata " * 5000, "ok"], max_length=model.max_length)
+    )
+    (idx, ids, mask), = batches  # fmt: skip
+    assert ids.shape == (2, model.max_length) and idx.tolist() == [0, 1] and mask[1].sum() < mask[0].sum()
+
+
+def test_batched_and_one_by_one_predictions_agree(trained):
+    model = SentimentModel.from_pretrained(trained[0])
+    batched = model.predict_proba(TEXTS + ODD)
+    single = np.vstack([model.predict_proba([t]) for t in TEXTS + ODD])
+    np.testing.assert_allclose(batched, single, atol=1e-5)  # padding and length sorting change nothing
+
+
+def test_needs_review_flags_low_confidence(trained):
+    model = SentimentModel.from_pretrained(trained[0])
+    proba = np.array([[0.5, 0.3, 0.2], [0.05, 0.05, 0.9]])
+    assert model.needs_review(proba).tolist() == [True, False]
+
+
+def test_int8_model_mostly_agrees_with_fp32(trained):
+    model = SentimentModel.from_pretrained(trained[0])
+    q = model.quantized()
+    assert q.version.endswith("+int8") and model.version != q.version
+    agree = np.mean(np.array(q.predict(TEXTS)) == np.array(model.predict(TEXTS)))
+    assert agree >= 0.8
+    assert model.quantized(skip_last_layers=1).predict_proba(TEXTS).shape == (30, 3)
+
+
+def test_a_changed_base_encoder_is_refused(trained, tmp_path: Path):
+    model = SentimentModel.from_pretrained(trained[0])
+    path = model.save_pretrained(tmp_path / "copy")
+    config = json.loads((path / "config.json").read_text())
+    config["base_encoder"]["sha256"] = "0" * 64
+    (path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelError, match="only fits the encoder it was trained on"):
+        SentimentModel.from_pretrained(path)
+
+
+def test_broken_weights_are_a_model_error(trained, tmp_path: Path):
+    path = SentimentModel.from_pretrained(trained[0]).save_pretrained(tmp_path / "copy")
+    (path / ADAPTER_FILE).write_bytes(b"not safetensors")
+    with pytest.raises(ModelError, match="cannot load"):
+        SentimentModel.from_pretrained(path)
+
+
+# -- embeddings -----------------------------------------------------------------------------------------------
+def test_transformer_embedder_mean_pools_and_normalises(tiny_bert: Path):
+    from models.embeddings import Embedder
+
+    emb = TransformerEmbedder(tiny_bert, max_length=16, prefix="")
+    assert isinstance(emb, Embedder) and emb.dim == 32
+    v = emb.encode(TEXTS + ODD, batch_size=4)
+    assert v.shape == (len(TEXTS + ODD), 32) and v.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(v, axis=1), 1, atol=1e-5)
+    one = np.vstack([emb.encode([t]) for t in TEXTS[:5]])
+    np.testing.assert_allclose(v[:5], one, atol=1e-5)  # order kept, padding masked out
+    assert emb.encode([]).shape == (0, 32)
+
+
+def test_e5_small_is_a_registered_embedder():
+    from models import embeddings
+
+    assert "e5-small" in embeddings._FACTORIES
+
+
+# -- calibration ----------------------------------------------------------------------------------------------
+def test_temperature_fit_recovers_a_known_temperature_and_ece_drops():
+    rng = np.random.default_rng(0)
+    true_logits = rng.normal(0, 1.5, size=(4000, 3))
+    labels = np.array([rng.choice(3, p=p) for p in softmax(true_logits)])
+    overconfident = true_logits * 2.5  # what a model that is too sure of itself outputs
+    t = fit_temperature(overconfident, labels)
+    assert t == pytest.approx(2.5, rel=0.1)
+    before = expected_calibration_error(softmax(overconfident), labels)
+    after = expected_calibration_error(softmax(overconfident, t), labels)
+    assert after < before / 2 and after < 0.03
+    assert nll(overconfident, labels, t) < nll(overconfident, labels)
+    assert fit_temperature(true_logits, labels) == pytest.approx(1.0, rel=0.1)
+    assert (softmax(overconfident, t).argmax(1) == overconfident.argmax(1)).all()  # same predictions
+
+
+def test_weights_let_a_small_set_count_as_much_as_a_big_one():
+    rng = np.random.default_rng(1)
+    logits = rng.normal(0, 1.5, size=(2200, 3))
+    labels = np.array([rng.choice(3, p=p) for p in softmax(logits)])
+    logits[2000:] *= 3  # a small set on which the model is over-confident
+    plain = fit_temperature(logits, labels)
+    w = np.r_[np.full(2000, 1 / 2000), np.full(200, 1 / 200)]
+    assert fit_temperature(logits, labels, weights=w) > plain * 1.2
+
+
+def test_calibration_edge_cases():
+    assert fit_temperature(np.zeros((0, 3)), []) == 1.0
+    assert expected_calibration_error(np.zeros((0, 3)), []) == 0.0
+    perfect = np.array([[1.0, 0.0], [0.0, 1.0]])
+    assert expected_calibration_error(perfect, [0, 1]) == 0.0
