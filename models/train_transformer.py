@@ -396,6 +396,7 @@ def train_sentiment_transformer(
         data = training_set(data_dir, args, held_out, log)
         if data.holdout[0]:
             evals["topics-holdout"] = data.holdout
+        torch.manual_seed(args.seed)  # the head and the LoRA matrices are initialised here: same seed, same run
         net, tokenizer, ref = build_net(args.encoder, len(args.labels), args.adapter())
         trainer = Trainer(net, tokenizer, args, data, evals, run_dir, log)
         trainer.run(max_minutes)
