@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from labelled import LABELS, TEXTS
 
 from models.calibration import expected_calibration_error, fit_temperature, nll, softmax
 from models.encoders import TransformerEmbedder, length_sorted_batches
@@ -23,44 +24,6 @@ from models.train_transformer import (
 from models.transformer import ADAPTER_FILE, LoRALinear, TransformerSentimentModel, add_lora, merge_lora
 from suara.errors import ModelError
 
-NEG = [
-    "aplikasinya lemot banget, error terus",
-    "otp gak masuk masuk udah 3 hari",
-    "insentif belum cair, kecewa",
-    "cs nya gak bales, parah",
-    "sertifikat hilang abis update, kesel",
-    "web down terus gak bisa login",
-    "penipuan atas nama program, hati2",
-    "pelatihannya membosankan dan mahal",
-    "verifikasi wajah gagal mulu",
-    "udah sebulan nunggu gak ada kabar, payah",
-]
-NEU = [
-    "min kapan gelombang 15 dibuka?",
-    "gimana caranya ganti nomor hp?",
-    "syarat daftar apa aja ya min",
-    "info jadwal pencairan dong",
-    "apakah bisa daftar pakai ktp lama?",
-    "berapa lama proses verifikasi?",
-    "link pendaftaran resmi yang mana ya",
-    "cara klaim sertifikat gimana min",
-    "batas waktu pelatihan kapan",
-    "nomor call center berapa ya",
-]
-POS = [
-    "makasih min insentif udah cair",
-    "pelatihannya bermanfaat banget",
-    "cs nya ramah dan cepat tanggap",
-    "aplikasinya lancar jaya sekarang",
-    "alhamdulillah sertifikat udah keluar",
-    "programnya keren, sangat membantu",
-    "mantap, prosesnya cepat",
-    "terima kasih kartu cakap, saya dapat kerja",
-    "materinya bagus dan jelas",
-    "puas banget sama pelayanannya",
-]
-TEXTS = NEG + NEU + POS
-LABELS = ["negative"] * 10 + ["neutral"] * 10 + ["positive"] * 10
 HELD_OUT = [  # valid / test / dev rows: never in the training rows above
     ("aplikasi sering error, kecewa berat", "negative"),
     ("kapan jadwal pelatihan berikutnya?", "neutral"),
