@@ -17,7 +17,7 @@ else
 PYTEST_MARKERS := -m "not slow"
 endif
 
-.PHONY: venv demo test test-all test-browser lint bench clean system-test-deps
+.PHONY: venv demo test test-all test-browser lint bench bench-e2e clean system-test-deps
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(SYSTEM_PYTHON) -m venv $(VENV)
@@ -62,6 +62,10 @@ bench: venv
 	$(PY) bench/bench_pipeline.py --out docs/BENCHMARKS.md
 	$(PY) bench/bench_topics.py
 	$(PY) bench/bench_sentiment_speed.py --out docs/BENCHMARKS.md
+
+# End to end at 10k and 100k items on SQLite and PostgreSQL (about 10 minutes).
+bench-e2e: venv
+	$(PY) bench/bench_e2e.py --out docs/BENCHMARKS.md --deploy docs/DEPLOY.md
 
 clean:
 	rm -rf out suara.db .pytest_cache

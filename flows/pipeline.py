@@ -6,19 +6,26 @@ from prefect import flow
 
 from flows import tasks
 from flows.classify import classify
-from flows.params import ClassifyParams, PipelineParams
+from flows.collect import collect_file
+from flows.digests import digest
+from flows.params import ClassifyParams, CollectFileParams, DigestParams, PipelineParams
 from suara.jobs import SAMPLE_FILE
 
 
 @flow(name="pipeline", log_prints=True)
 def pipeline(params: PipelineParams | None = None) -> dict[str, object]:
     params = params or PipelineParams()
-    collected = tasks.collect_file(params.source_file or str(SAMPLE_FILE), None, params.database_url)
-    print(f"collected: {collected}")
-    classified = classify(
-        ClassifyParams(database_url=params.database_url, model=params.model, batch_size=params.batch_size)
+    url = params.database_url
+    collected = collect_file(CollectFileParams(path=params.source_file or str(SAMPLE_FILE), database_url=url))
+    classified = classify(ClassifyParams(database_url=url, model=params.model, batch_size=params.batch_size))
+    last_day = params.last_day or tasks.newest_day(url)
+    written = digest(
+        DigestParams(
+            database_url=url,
+            period=params.period,
+            last_day=last_day,
+            out_dir=params.out_dir,
+            lang=params.lang,
+        )
     )
-    last_day = params.last_day or tasks.newest_day(params.database_url)
-    digest = tasks.write_digest(params.database_url, params.period, last_day, params.out_dir, params.lang)
-    print(f"digest: {digest['markdown']} and {digest['html']}")
-    return {"collected": collected, "classified": classified, "digest": digest}
+    return {"collected": collected, "classified": classified, "digest": written}

@@ -1,29 +1,94 @@
-"""Tasks: thin wrappers around ``suara.jobs``. Retries only where there is I/O that can fail transiently."""
+"""Tasks: thin wrappers around ``suara.jobs``.
+
+Retries only on I/O that can fail transiently (a source, the digest files), with the delays written out, and
+never on an error a retry cannot fix (a missing setting, refused credentials, a spent usage cap). Batch tasks
+are not retried: classification and reclassification are resumable, the next run does what is left.
+Every task takes the store's URL, not an engine, so that it can run in another process (a Dask worker).
+"""
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 from prefect import task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.concurrency.sync import concurrency
 
+from collectors.errors import SourceAuthError, SourceNotFound, UsageCapExceeded
 from collectors.files import FileMapping
+from flows import sources
+from flows.secret_blocks import secret
+from storage.reclassify import Scope
 from suara import jobs
 from suara.config import get_settings
+from suara.errors import ConfigError, InputError, ModelError
+
+RETRY_DELAYS = [2, 5, 15]
+X_API_LIMIT = "x-api"  # global concurrency limit: one X reader at a time across every worker
+_NOT_WORTH_RETRYING = (ConfigError, InputError, ModelError, SourceAuthError, SourceNotFound, UsageCapExceeded)
+
+
+def transient(task, task_run, state) -> bool:
+    """Retry condition: retry unless the error says a retry cannot help."""
+    return not isinstance(state.data, _NOT_WORTH_RETRYING)
 
 
 def engine(database_url: str | None):
     return jobs.db.get_engine(database_url or get_settings().database_url)
 
 
-@task(retries=2, retry_delay_seconds=[2, 10], cache_policy=NO_CACHE)
-def collect_file(path: str, mapping: dict[str, str] | None, database_url: str | None) -> dict[str, int]:
-    result = jobs.collect_file(engine(database_url), path, FileMapping.parse(mapping))
+io_task = task(
+    retries=3, retry_delay_seconds=RETRY_DELAYS, retry_condition_fn=transient, cache_policy=NO_CACHE
+)
+
+
+# -- collect ----------------------------------------------------------------------------------------------------
+@io_task
+def collect_file(
+    path: str, mapping: dict[str, str] | None, database_url: str | None, sheet: str | None = None
+) -> dict[str, int]:
+    collector = jobs.file_collector(path, FileMapping.parse(mapping), sheet=sheet)
+    return jobs.run_collector(engine(database_url), collector).as_dict()
+
+
+@io_task
+def collect_x_query(database_url: str | None, query: str, max_posts: int | None = None) -> dict[str, int]:
+    eng = engine(database_url)
+    with concurrency(X_API_LIMIT, occupy=1):
+        result = jobs.run_collector(eng, sources.x_collector(eng, query, max_posts))
+    _notes(result)
     return result.as_dict()
 
 
+@io_task
+def collect_zendesk(database_url: str | None, max_pages: int | None, comments: bool) -> dict[str, int]:
+    result = jobs.run_collector(engine(database_url), sources.zendesk_collector(max_pages, comments))
+    _notes(result)
+    return result.as_dict()
+
+
+@io_task
+def collect_freshdesk(database_url: str | None, max_pages: int | None, conversations: bool) -> dict[str, int]:
+    result = jobs.run_collector(engine(database_url), sources.freshdesk_collector(max_pages, conversations))
+    _notes(result)
+    return result.as_dict()
+
+
+@io_task
+def collect_imap(database_url: str | None, folder: str | None) -> dict[str, int]:
+    result = jobs.run_collector(engine(database_url), sources.imap_collector(folder))
+    _notes(result)
+    return result.as_dict()
+
+
+def _notes(result: jobs.CollectResult) -> None:
+    print(str(result))
+    for note in result.notes:
+        print(f"note: {note}")
+
+
+# -- classify ---------------------------------------------------------------------------------------------------
 @task(cache_policy=NO_CACHE)
 def plan_classification(
     database_url: str | None, model: str | None, batch_size: int
@@ -42,19 +107,106 @@ def classify_batch(
     return jobs.classify_ids(eng, jobs.sentiment_model(eng, model_version), ids, run_id)
 
 
-@task(retries=1, retry_delay_seconds=[5], cache_policy=NO_CACHE)
-def write_digest(
-    database_url: str | None, period: str, last_day: date | None, out_dir: str, lang: str
-) -> dict[str, Any]:
-    eng = engine(database_url)
-    files = jobs.write_digest(eng, period=period, last_day=last_day, out_dir=out_dir, lang=lang)
-    markdown = files.markdown.read_text(encoding="utf-8")
-    create_markdown_artifact(
-        key=f"digest-{period}",
-        markdown=markdown,
-        description=f"Suara {period} digest ending {files.data.period.end}",
+@task(cache_policy=NO_CACHE)
+def classify_topics(database_url: str | None, batch_size: int) -> tuple[int, str]:
+    """Topics for every item without a prediction from the active topic model: (items, version)."""
+    return jobs.classify_topics(engine(database_url), batch_size, get_settings())
+
+
+# -- reclassify -------------------------------------------------------------------------------------------------
+def _model(model_path: str):
+    return jobs.load_model(model_path, str(get_settings().model_dir))  # once per worker process
+
+
+@task(cache_policy=NO_CACHE)
+def plan_reclassify(
+    database_url: str | None, model: str, scope: Scope, batch_size: int, dry_run: bool
+) -> jobs.ReclassifyPlan:
+    return jobs.plan_reclassify(engine(database_url), model, scope, batch_size=batch_size, dry_run=dry_run)
+
+
+@task(cache_policy=NO_CACHE)
+def reclassify_chunk(
+    database_url: str | None, model_path: str, scope: Scope, first: int, last: int, run_id: int | None
+) -> int:
+    return jobs.reclassify_chunk(engine(database_url), _model(model_path), scope, first, last, run_id)
+
+
+@task(cache_policy=NO_CACHE)
+def dry_reclassify_chunk(
+    database_url: str | None,
+    model_path: str,
+    scope: Scope,
+    old_version: str | None,
+    first: int,
+    last: int,
+    max_examples: int,
+) -> jobs.ReclassifyDiff:
+    return jobs.dry_reclassify_chunk(
+        engine(database_url), _model(model_path), scope, old_version, first, last, max_examples
     )
-    return {"markdown": str(files.markdown), "html": str(files.html), "items": files.data.total.count}
+
+
+@task(cache_policy=NO_CACHE)
+def finish_reclassify(
+    database_url: str | None, plan: jobs.ReclassifyPlan, predicted: int, activate: bool, max_examples: int
+) -> jobs.ReclassifyResult:
+    return jobs.finish_reclassify(
+        engine(database_url), plan, predicted, activate=activate, max_examples=max_examples
+    )
+
+
+# -- digest and artifacts ---------------------------------------------------------------------------------------
+@io_task
+def write_digest(
+    database_url: str | None, period: str, last_day: date | None, out_dir: str | None, lang: str
+) -> jobs.DigestFiles:
+    return jobs.write_digest(
+        engine(database_url),
+        period=period,
+        last_day=last_day,
+        out_dir=out_dir or get_settings().out_dir,
+        lang=lang,
+    )
+
+
+@task(cache_policy=NO_CACHE)
+def publish_digest(period: str, files: jobs.DigestFiles) -> str:
+    """The digest's Markdown as the ``digest-day`` / ``digest-week`` artifact."""
+    data = files.data
+    return str(
+        create_markdown_artifact(
+            key=f"digest-{period}",
+            markdown=files.markdown.read_text(encoding="utf-8"),
+            description=f"Suara {period} digest ending {data.period.end} ({data.total.count} items)",
+        )
+    )
+
+
+@task(cache_policy=NO_CACHE)
+def deliver_digest(database_url: str | None, files: jobs.DigestFiles, to: list[str], lang: str) -> list[str]:
+    """Send the written digest; Slack and SMTP secrets come from their Secret blocks first. Each channel is
+    retried inside (``digest.deliver``); a channel that still fails fails the task after the others went."""
+    from pydantic import SecretStr
+
+    from digest.deliver import DeliveryError
+
+    settings = get_settings()
+    found = {name: secret(name) for name in ("slack_webhook_url", "smtp_password")}
+    settings = settings.model_copy(update={k: SecretStr(v) for k, v in found.items() if v})
+    results = jobs.deliver_digest(engine(database_url), files, to=to, lang=lang, settings=settings)
+    for r in results:
+        print(str(r))
+    failed = [str(r) for r in results if not r.ok]
+    if failed:
+        raise DeliveryError("; ".join(failed))
+    return [str(r) for r in results]
+
+
+@task(cache_policy=NO_CACHE)
+def publish_markdown(key: str, markdown: str, description: str) -> str:
+    """A markdown artifact under a stable ``key``: the UI keeps every version of it as its history."""
+    return str(create_markdown_artifact(key=key, markdown=markdown, description=description))
 
 
 @task(cache_policy=NO_CACHE)

@@ -559,6 +559,44 @@ def _parse_day(value: str | None) -> date | None:
         raise InputError(f"--date {value!r} is not a date; write YYYY-MM-DD") from None
 
 
+@app.command()
+@friendly
+def serve(
+    only: Annotated[
+        list[str] | None,
+        typer.Option("--only", help="serve only this deployment of prefect.yaml (repeatable)"),
+    ] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="at most this many flow runs at once")] = None,
+) -> None:
+    """Run the deployments of prefect.yaml here, on their Asia/Jakarta schedules, until Ctrl-C."""
+    from flows.serve import serve_deployments
+
+    serve_deployments(only, limit=limit)
+
+
+@app.command()
+@friendly
+def reclassify(
+    model: Annotated[str, typer.Option(help="the new model: name, version or directory")],
+    since: Annotated[str | None, typer.Option(help="first day included, YYYY-MM-DD")] = None,
+    until: Annotated[str | None, typer.Option(help="last day included, YYYY-MM-DD")] = None,
+    source: Annotated[
+        list[str] | None, typer.Option("--source", help="only this source (repeatable)")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option(help="write nothing; show what would change")] = False,
+    activate: Annotated[bool, typer.Option(help="make the new version current after a complete run")] = False,
+    batch_size: Annotated[int, typer.Option(min=1)] = 1000,
+) -> None:
+    """Relabel stored items with a new model version (resumable); prints the diff as Markdown."""
+    from suara import jobs
+
+    scope = jobs.reclassify_scope(since, until, source)
+    result = jobs.reclassify(
+        _engine(), model, scope, dry_run=dry_run, batch_size=batch_size, activate=activate
+    )
+    typer.echo(result.markdown())
+
+
 @app.command("models")
 @friendly
 def list_models() -> None:
