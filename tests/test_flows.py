@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import date
@@ -430,7 +431,12 @@ def test_collect_x_reads_the_token_from_its_secret_block_never_logs_it_and_share
     ((query, counts),) = first.items()
     assert query == '"kartu cakap" lang:in' and (counts["new"], counts["quarantined"]) == (9, 3)
     assert {r["auth"] for r in stub_x.requests} == {f"Bearer {x_token_block}"}
+    # Run logs reach the API asynchronously: wait (bounded) for the summary line to arrive.
+    deadline = time.monotonic() + 30
     logs = flow_run_logs(state.state_details.flow_run_id)
+    while "x: 9 new" not in logs and time.monotonic() < deadline:
+        time.sleep(0.5)
+        logs = flow_run_logs(state.state_details.flow_run_id)
     assert "x: 9 new" in logs and x_token_block not in logs
 
     ensure_concurrency_limits()
