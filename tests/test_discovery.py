@@ -271,7 +271,9 @@ def test_weekly_digest_shows_the_new_certificate_cluster(tmp_path, monkeypatch):
     week = Period.ending("week", date(2026, 11, 1))
     with engine.connect() as conn:
         clusters = jobs.stored_clusters(conn, week)
-    cert = [c for c in clusters if c["is_new"] and any("sertifikat" in k or "3.2" in k for k in c["keywords"])]
+    cert = [
+        c for c in clusters if c["is_new"] and any("sertifikat" in k or "3.2" in k for k in c["keywords"])
+    ]
     assert cert and len(cert[0]["examples"]) >= 2 and cert[0]["previous_size"] == 0
     files = jobs.write_digest(engine, period="week", last_day=week.end, out_dir=tmp_path / "out")
     md = files.markdown.read_text(encoding="utf-8")
