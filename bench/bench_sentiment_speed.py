@@ -9,7 +9,10 @@ process so that its peak RSS is its own:
   with a sequence-classification head (an untrained head: the speed is what is measured);
 - torch: ``TransformerSentimentModel.predict_proba``: batches of similar length, ``torch.inference_mode``, LoRA
   merged into the weights;
-- int8: the same model through ``torch.ao.quantization.quantize_dynamic`` (``model.quantized()``);
+- int8: the same model through ``torch.ao.quantization.quantize_dynamic`` (``name+int8``, per-tensor weights);
+- onnx / onnx-int8: the same model on ONNX Runtime, exported, fused and (int8) dynamically quantised with
+  per-channel weights (``name+onnx``, ``name+onnx-int8``; ``models/onnxrt.py``); the one-off export is done
+  before timing, so "load" is what every later process pays;
 - fast tier: the TF-IDF model (``sentiment-tfidf``).
 
 Posts/s, the ratio to the naive pipeline, peak RSS, load time; for the paths that carry our trained labels,
@@ -35,7 +38,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 BEGIN, END = "<!-- sentiment-speed:begin -->", "<!-- sentiment-speed:end -->"
 HEADING = "## Sentiment inference speed (`bench/bench_sentiment_speed.py`)"
-PATHS = ("naive", "torch", "int8", "fast")
+PATHS = ("naive", "torch", "int8", "onnx", "onnx-int8", "fast")
 
 
 def load_texts(data_dir: Path) -> tuple[list[str], list[str] | None, str]:
@@ -94,12 +97,10 @@ def worker(path: str, model_ref: str, n: int, data_dir: Path, threads: int | Non
 
         def run(batch: list[str]) -> list:
             return [pipe(prefix + t, truncation=True, max_length=128) for t in batch]
-    elif path in ("torch", "int8"):
+    elif path in ("torch", "int8", "onnx", "onnx-int8"):
         from models.sentiment import SentimentModel
 
-        model = SentimentModel.from_pretrained(model_ref)
-        if path == "int8":
-            model = model.quantized(inplace=True)
+        model = SentimentModel.from_pretrained(model_ref if path == "torch" else f"{model_ref}+{path}")
 
         def run(batch: list[str]) -> list:
             return model.predict(batch)
@@ -163,13 +164,15 @@ def main() -> None:
 
     model_ref = args.model or default_transformer(args.model_dir)
     _texts, labels, source = load_texts(args.data_dir)
+    for p in ("onnx", "onnx-int8"):  # the one-off export and quantisation, outside the timed runs
+        run_worker(p, args, model_ref, 16)
     results = {p: run_worker(p, args, model_ref, args.n_naive if p == "naive" else args.n) for p in PATHS}
     for r in results.values():
         print(f"{r['path']}: {r['posts_per_s']:.1f} posts/s, peak RSS {r['peak_rss_mb']:.0f} MB", flush=True)
     base = results["naive"]["posts_per_s"]
     fp32 = results["torch"]["predictions"]
     quality = {}
-    for p in ("torch", "int8", "fast"):
+    for p in PATHS[1:]:
         preds = results[p]["predictions"]
         agree = sum(a == b for a, b in zip(preds, fp32, strict=True)) / len(fp32)
         f1 = None
@@ -182,7 +185,9 @@ def main() -> None:
     names = {
         "naive": 'naive `pipeline("text-classification")`, batch 1 (baseline)',
         "torch": "our torch path (length-sorted batches of 32, fp32)",
-        "int8": "our quantised path (dynamic int8 linear layers)",
+        "int8": "torch dynamic int8 (per-tensor weights)",
+        "onnx": "ONNX Runtime fp32 (fused)",
+        "onnx-int8": "our quantised path: ONNX Runtime int8 (per-channel, fused)",
         "fast": "fast tier: TF-IDF + logistic regression",
     }
     lines = [

@@ -25,7 +25,6 @@ page offsets suffer when tickets change while the run reads.
 from __future__ import annotations
 
 import html
-import json
 import re
 import time
 from collections import Counter
@@ -38,7 +37,10 @@ from typing import Any
 import httpx
 
 from collectors._http import HttpApi, iso_z, parse_time
-from collectors.base import CollectedItem, Page, Record, Rejected
+from collectors._tickets import dump as _dump
+from collectors._tickets import reply_record, ticket_head, ticket_record
+from collectors._tickets import text as _text
+from collectors.base import Page, Record, Rejected
 from collectors.errors import CollectorError, SourceNotFound
 from suara.errors import ConfigError
 
@@ -200,15 +202,10 @@ class FreshdeskCollector:
 
     # -- records -----------------------------------------------------------------------------------------------
     def _ticket_records(self, ticket: Any, skipped: Counter[str], notes: list[str]) -> list[Record]:
-        if not isinstance(ticket, Mapping):
-            return [Rejected(SOURCE, f"ticket list entry is a {type(ticket).__name__}", _dump(ticket))]
-        tid = ticket.get("id")
-        if not isinstance(tid, int | str) or isinstance(tid, bool) or str(tid).strip() == "":
-            return [Rejected(SOURCE, "ticket without an id", _dump(ticket))]
-        tid = str(tid)
-        created = parse_time(ticket.get("created_at"))
-        if created is None:
-            return [Rejected(SOURCE, f"ticket {tid}: no readable created_at", _dump(ticket), source_ref=tid)]
+        head = ticket_head(SOURCE, ticket, "ticket list entry")
+        if isinstance(head, Rejected):
+            return [head]
+        tid, created = head
 
         requester_id = ticket.get("requester_id")
         requester = ticket.get("requester") if isinstance(ticket.get("requester"), Mapping) else {}
@@ -217,28 +214,21 @@ class FreshdeskCollector:
         )
         author_name = requester.get("name") or None
 
-        subject = _text(ticket.get("subject"))
-        description = _text(ticket.get("description_text")) or html_to_text(ticket.get("description"))
-        body = "\n\n".join(p for p in (subject, description) if p)
-        records: list[Record] = []
-        if body:
-            records.append(
-                CollectedItem(
-                    source=SOURCE,
-                    source_id=tid,
-                    kind="ticket",
-                    text=body,
-                    created_at=created,
-                    author=author,
-                    author_name=author_name,
-                    url=f"{self._api.base_url}/a/tickets/{tid}",
-                    thread_id=tid,
-                    meta=_ticket_meta(ticket),
-                    raw=dict(ticket),
-                )
+        records: list[Record] = [
+            ticket_record(
+                SOURCE,
+                ticket,
+                tid,
+                subject=_text(ticket.get("subject")),
+                description=_text(ticket.get("description_text")) or html_to_text(ticket.get("description")),
+                created=created,
+                author=author,
+                author_name=author_name,
+                url=f"{self._api.base_url}/a/tickets/{tid}",
+                meta=_ticket_meta(ticket),
+                missing="no subject or description",
             )
-        else:
-            records.append(Rejected(SOURCE, f"ticket {tid}: no subject or description", _dump(ticket), tid))
+        ]
 
         if not self.fetch_conversations:
             return records
@@ -270,16 +260,6 @@ class FreshdeskCollector:
         author: str | None,
         author_name: str | None,
     ) -> Record:
-        cid = conv.get("id")
-        ref = f"{tid}-c{cid}"
-        if cid is None:
-            return Rejected(SOURCE, f"ticket {tid}: conversation without an id", _dump(conv), tid)
-        created = parse_time(conv.get("created_at"))
-        if created is None:
-            return Rejected(SOURCE, f"conversation {ref}: no readable created_at", _dump(conv), ref)
-        text = _text(conv.get("body_text")) or html_to_text(conv.get("body"))
-        if not text:
-            return Rejected(SOURCE, f"conversation {ref}: no text", _dump(conv), ref)
         if conv.get("user_id") != requester_id:  # a CC'd customer writing in: their own author key
             sender = parseaddr(str(conv.get("from_email") or ""))[1]
             author = sender or f"freshdesk-user:{conv.get('user_id')}"
@@ -289,17 +269,16 @@ class FreshdeskCollector:
         # "Siti Rahmawati <siti@…>": ingest masks the address but not the name beside it, so keep the address only.
         if isinstance(raw.get("from_email"), str):
             raw["from_email"] = parseaddr(raw["from_email"])[1] or None
-        return CollectedItem(
-            source=SOURCE,
-            source_id=ref,
-            kind="reply",
-            text=text,
-            created_at=created,
+        return reply_record(
+            SOURCE,
+            tid,
+            noun="conversation",
+            reply_id=conv.get("id"),
+            created_at=conv.get("created_at"),
+            body=_text(conv.get("body_text")) or html_to_text(conv.get("body")),
             author=author,
             author_name=author_name,
             url=f"{self._api.base_url}/a/tickets/{tid}",
-            thread_id=tid,
-            parent_id=tid,
             meta={"author_role": "customer", **({"via_channel": channel} if channel else {})},
             raw=raw,
         )
@@ -366,11 +345,3 @@ def html_to_text(value: Any) -> str:
     text = html.unescape(_TAG_RE.sub("", _BREAK_RE.sub("\n", value))).replace("\xa0", " ")
     lines = [" ".join(line.split()) for line in text.splitlines()]
     return _BLANK_RE.sub("\n\n", "\n".join(lines)).strip()
-
-
-def _text(value: Any) -> str:
-    return value.strip() if isinstance(value, str) else ""
-
-
-def _dump(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, default=str)

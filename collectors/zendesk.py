@@ -19,7 +19,6 @@ The checkpoint is the export's ``after_cursor``, saved with each page once that 
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
@@ -30,7 +29,9 @@ from typing import Any
 import httpx
 
 from collectors._http import HttpApi, next_params, parse_time
-from collectors.base import CollectedItem, Page, Record, Rejected
+from collectors._tickets import reply_record, ticket_head, ticket_record
+from collectors._tickets import text as _text
+from collectors.base import Page, Record, Rejected
 from collectors.errors import CollectorError, SourceNotFound
 from suara.errors import ConfigError
 
@@ -173,17 +174,10 @@ class ZendeskCollector:
         skipped: Counter[str],
         notes: list[str],
     ) -> list[Record]:
-        if not isinstance(ticket, Mapping):
-            return [
-                Rejected(SOURCE, f"export entry is a {type(ticket).__name__}, not a ticket", _dump(ticket))
-            ]
-        tid = ticket.get("id")
-        if not isinstance(tid, int | str) or isinstance(tid, bool) or str(tid).strip() == "":
-            return [Rejected(SOURCE, "ticket without an id", _dump(ticket))]
-        tid = str(tid)
-        created = parse_time(ticket.get("created_at"))
-        if created is None:
-            return [Rejected(SOURCE, f"ticket {tid}: no readable created_at", _dump(ticket), source_ref=tid)]
+        head = ticket_head(SOURCE, ticket, "export entry")
+        if isinstance(head, Rejected):
+            return [head]
+        tid, created = head
 
         requester_id = ticket.get("requester_id")
         requester = users.get(requester_id) or {}
@@ -205,30 +199,22 @@ class ZendeskCollector:
             key=lambda c: (parse_time(c.get("created_at")) or created, _int(c.get("id"))),
         )
 
-        subject = _text(ticket.get("subject")) or _text(ticket.get("raw_subject"))
-        description = _text(ticket.get("description")) or (_comment_text(comments[0]) if comments else "")
-        body = "\n\n".join(p for p in (subject, description) if p)
-        records: list[Record] = []
-        if body:
-            records.append(
-                CollectedItem(
-                    source=SOURCE,
-                    source_id=tid,
-                    kind="ticket",
-                    text=body,
-                    created_at=created,
-                    author=author,
-                    author_name=author_name,
-                    url=self._url(tid),
-                    thread_id=tid,
-                    meta=_ticket_meta(ticket, metrics.get(ticket.get("id")), created),
-                    raw=dict(ticket),
-                )
+        records: list[Record] = [
+            ticket_record(
+                SOURCE,
+                ticket,
+                tid,
+                subject=_text(ticket.get("subject")) or _text(ticket.get("raw_subject")),
+                description=_text(ticket.get("description"))
+                or (_comment_text(comments[0]) if comments else ""),
+                created=created,
+                author=author,
+                author_name=author_name,
+                url=self._url(tid),
+                meta=_ticket_meta(ticket, metrics.get(ticket.get("id")), created),
+                missing="no subject, description or comment text",
             )
-        else:
-            records.append(
-                Rejected(SOURCE, f"ticket {tid}: no subject, description or comment text", _dump(ticket), tid)
-            )
+        ]
 
         for comment in comments[1:]:  # the first comment is the ticket's description
             if not comment.get("public", False):
@@ -243,32 +229,20 @@ class ZendeskCollector:
     def _reply(
         self, tid: str, comment: Mapping[str, Any], author: str | None, author_name: str | None
     ) -> Record:
-        cid = comment.get("id")
-        ref = f"{tid}-c{cid}"
-        raw = _comment_raw(comment)
-        if cid is None:
-            return Rejected(SOURCE, f"ticket {tid}: comment without an id", _dump(raw), tid)
-        created = parse_time(comment.get("created_at"))
-        if created is None:
-            return Rejected(SOURCE, f"comment {ref}: no readable created_at", _dump(raw), ref)
-        text = _comment_text(comment)
-        if not text:
-            return Rejected(SOURCE, f"comment {ref}: no text", _dump(raw), ref)
         via = comment.get("via")
         channel = via.get("channel") if isinstance(via, Mapping) else None
-        return CollectedItem(
-            source=SOURCE,
-            source_id=ref,
-            kind="reply",
-            text=text,
-            created_at=created,
+        return reply_record(
+            SOURCE,
+            tid,
+            noun="comment",
+            reply_id=comment.get("id"),
+            created_at=comment.get("created_at"),
+            body=_comment_text(comment),
             author=author,
             author_name=author_name,
             url=self._url(tid),
-            thread_id=tid,
-            parent_id=tid,
             meta={"author_role": "requester", **({"via_channel": channel} if channel else {})},
-            raw=raw,
+            raw=_comment_raw(comment),
         )
 
     def _comments(self, tid: str) -> list[Mapping[str, Any]]:
@@ -366,13 +340,5 @@ def _by_key(rows: Any, key: str) -> dict[Any, Mapping[str, Any]]:
     return {r[key]: r for r in rows if isinstance(r, Mapping) and key in r}
 
 
-def _text(value: Any) -> str:
-    return value.strip() if isinstance(value, str) else ""
-
-
 def _int(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-
-def _dump(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, default=str)

@@ -44,13 +44,23 @@ class SentimentModel(ABC):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if getattr(cls, "kind", None):
+        if cls.__dict__.get("kind"):  # only a class that names its own kind; runtime views inherit theirs
             SentimentModel._kinds[cls.kind] = cls
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | Path, *, model_dir: Path | None = None) -> SentimentModel:
-        """Load a model by directory, version or name (see ``models.registry.resolve``)."""
-        path = registry.resolve(str(name_or_path), model_dir)
+        """Load a model by directory, version or name (see ``models.registry.resolve``).
+
+        A runtime suffix picks how a transformer model runs: ``name+int8`` (torch dynamic int8),
+        ``name+onnx`` (ONNX Runtime fp32), ``name+onnx-int8`` (ONNX Runtime int8); the loaded model's version
+        carries the suffix, so stored predictions say which runtime made them.
+        """
+        name, runtime = split_runtime(name_or_path)
+        model = cls._from_path(registry.resolve(name, model_dir))
+        return model.with_runtime(runtime) if runtime else model
+
+    @classmethod
+    def _from_path(cls, path: Path) -> SentimentModel:
         config = registry.read_config(path)
         kind = config.get("kind")
         impl = SentimentModel._kinds.get(kind)
@@ -64,6 +74,12 @@ class SentimentModel(ABC):
     @classmethod
     @abstractmethod
     def _load(cls, path: Path, config: dict[str, Any]) -> SentimentModel: ...
+
+    def with_runtime(self, runtime: str) -> SentimentModel:
+        """This model on another runtime (see ``from_pretrained``); only transformer models have any."""
+        raise ModelError(
+            f"{self.name} ({self.kind}) has no runtime {runtime!r}; runtimes are for transformers"
+        )
 
     @abstractmethod
     def save_pretrained(self, path: Path | str) -> Path: ...
@@ -94,6 +110,18 @@ class SentimentModel(ABC):
             )
             for row in proba
         ]
+
+
+RUNTIMES = ("int8", "onnx", "onnx-int8")
+
+
+def split_runtime(name_or_path: str | Path) -> tuple[str, str]:
+    """``("sentiment-e5-lora", "onnx-int8")`` from ``"sentiment-e5-lora+onnx-int8"``; paths are left whole."""
+    text = str(name_or_path)
+    base, plus, runtime = text.rpartition("+")
+    if not plus or runtime not in RUNTIMES or (Path(text).expanduser() / registry.CONFIG_FILE).is_file():
+        return text, ""
+    return base, runtime
 
 
 _KIND_MODULES = {"tfidf-logreg": "models.tfidf", "transformer": "models.transformer"}

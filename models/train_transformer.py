@@ -92,6 +92,8 @@ class TrainingArgs:
     )
     use_nusax: bool = True
     use_prdect: bool = False
+    smsa_fraction: float = 1.0  # < 1: a random share of SmSA train (a second, in-domain stage replays some)
+    init_from: str = ""  # a saved model (dir, name or version) whose adapter and head start this run
     class_weighting: str = "none"  # "none" | "sqrt" | "balanced"
     review_threshold: float = 0.6
     checkpoint_every: int = 50  # steps
@@ -194,6 +196,10 @@ def training_set(data_dir: Path, args: TrainingArgs, held_out: Sequence[str], lo
     out = Dataset()
     for path, repeat, reader in sources:
         texts, labels = reader(path)
+        if path == smsa_train and args.smsa_fraction < 1:
+            keep = np.random.default_rng(args.seed + 1).permutation(len(texts))
+            keep = sorted(keep[: max(1, round(args.smsa_fraction * len(texts)))].tolist())
+            texts, labels = [texts[i] for i in keep], [labels[i] for i in keep]
         if path == topics and args.indomain_holdout:
             pick = set(
                 np.random.default_rng(args.seed).permutation(len(texts))[: args.indomain_holdout].tolist()
@@ -396,8 +402,12 @@ def train_sentiment_transformer(
         data = training_set(data_dir, args, held_out, log)
         if data.holdout[0]:
             evals["topics-holdout"] = data.holdout
-        torch.manual_seed(args.seed)  # the head and the LoRA matrices are initialised here: same seed, same run
+        torch.manual_seed(
+            args.seed
+        )  # the head and the LoRA matrices are initialised here: same seed, same run
         net, tokenizer, ref = build_net(args.encoder, len(args.labels), args.adapter())
+        if args.init_from:
+            _init_from(net, args, Path(out_root), log)
         trainer = Trainer(net, tokenizer, args, data, evals, run_dir, log)
         trainer.run(max_minutes)
         trainer.restore_best()
@@ -426,6 +436,31 @@ def train_sentiment_transformer(
         log(f"note: {path} holds {size / 1e6:.1f} MB besides the encoder, over the 10 MB release budget")
     log(f"saved {path}")
     return path
+
+
+def _init_from(net: SentimentNet, args: TrainingArgs, model_dir: Path, log: Log) -> None:
+    """Start from a saved model's adapter and head (a second stage); its network must have the same shape."""
+    path = registry.resolve(args.init_from, model_dir)
+    config = registry.read_config(path)
+    if config.get("kind") != "transformer" or config.get("adapter", {}).get("method") != args.method:
+        raise ModelError(f"--init-from {args.init_from}: not a {args.method} transformer model")
+    if config.get("base_encoder", {}).get("name") != args.encoder:
+        raise ModelError(
+            f"--init-from {args.init_from}: trained on {config.get('base_encoder', {}).get('name')}, "
+            f"not {args.encoder}"
+        )
+    weights = load_file(str(path / config["weights"]["adapter"]))
+    needed = {n: tuple(p.shape) for n, p in net.named_parameters() if p.requires_grad}
+    shapes = {n: tuple(w.shape) for n, w in weights.items()}
+    if shapes != needed:
+        differ = sorted(k for k in needed.keys() & shapes.keys() if needed[k] != shapes[k])
+        raise ModelError(
+            f"--init-from {args.init_from}: its adapter does not fit this network "
+            f"({len(needed.keys() - shapes.keys())} missing, {len(shapes.keys() - needed.keys())} unexpected, "
+            f"{len(differ)} of another shape); use the same LoRA rank, targets and layers"
+        )
+    net.load_state_dict(weights, strict=False)
+    log(f"init: adapter and head from {path}")
 
 
 def calibrate_and_score(

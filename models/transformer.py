@@ -281,6 +281,18 @@ class TransformerSentimentModel(SentimentModel):
         out.version = f"{self.version}+int8"
         return out
 
+    def with_runtime(self, runtime: str) -> TransformerSentimentModel:
+        """``int8``: torch dynamic int8 in place; ``onnx`` / ``onnx-int8``: ONNX Runtime (``models.onnxrt``)."""
+        if runtime in ("", "fp32"):
+            return self
+        if runtime == "int8":
+            return self.quantized(inplace=True)
+        if runtime in ("onnx", "onnx-int8"):
+            from models.onnxrt import OnnxSentimentModel
+
+            return OnnxSentimentModel.from_model(self, runtime)
+        raise ModelError(f"unknown runtime {runtime!r}; use int8, onnx or onnx-int8")
+
     # -- persistence ------------------------------------------------------------------------------------------
     def save_pretrained(self, path: Path | str) -> Path:
         path = Path(path)

@@ -179,6 +179,35 @@ def test_an_in_domain_holdout_is_kept_out_of_training_and_calibrates(tiny_bert: 
     assert config["metrics"]["topics-holdout"]["n"] == 2
 
 
+def test_smsa_fraction_keeps_a_seeded_share_of_smsa_train(tmp_path: Path):
+    data = write_data_dir(tmp_path / "data")
+    full = training_set(data, tiny_args(), [], log=lambda _: None)
+    half = training_set(data, tiny_args(smsa_fraction=0.5), [], log=lambda _: None)
+    again = training_set(data, tiny_args(smsa_fraction=0.5), [], log=lambda _: None)
+    smsa = [next(d["rows"] for d in ds.described if d["file"] == "smsa/train.tsv") for ds in (full, half)]
+    assert smsa[1] == round(smsa[0] / 2) and half.texts == again.texts
+
+
+def test_a_second_stage_starts_from_a_saved_adapter_of_the_same_shape(
+    trained, tiny_bert: Path, tmp_path: Path
+):
+    from models.train_transformer import _init_from
+    from models.transformer import build_net, predict_logits
+
+    args = tiny_args(encoder=str(tiny_bert), init_from=str(trained[0]))
+    net, tok, _ = build_net(args.encoder, 3, args.adapter())
+    _init_from(net, args, tmp_path, lambda _: None)
+    model = SentimentModel.from_pretrained(trained[0])
+    got = predict_logits(net, tok, TEXTS, max_length=args.max_length, prefix=args.prefix)
+    np.testing.assert_allclose(got, model.logits(TEXTS), atol=1e-4)  # unmerged LoRA = the merged saved model
+    other = tiny_args(encoder=str(tiny_bert), init_from=str(trained[0]), lora_r=4)
+    net, _, _ = build_net(other.encoder, 3, other.adapter())
+    with pytest.raises(ModelError, match="does not fit"):
+        _init_from(net, other, tmp_path, lambda _: None)
+    with pytest.raises(ModelError, match="not a lora transformer"):
+        _init_from(net, tiny_args(encoder=str(tiny_bert), init_from="sentiment-tfidf"), tmp_path, print)
+
+
 def test_bucketed_batches_cover_every_row_once_and_group_lengths():
     lengths = np.random.default_rng(0).integers(3, 120, size=1000)
     batches = bucketed_batches(lengths, batch_size=16, seed=1, epoch=0, spread=10)
@@ -380,3 +409,48 @@ def test_calibration_edge_cases():
     assert expected_calibration_error(np.zeros((0, 3)), []) == 0.0
     perfect = np.array([[1.0, 0.0], [0.0, 1.0]])
     assert expected_calibration_error(perfect, [0, 1]) == 0.0
+
+
+# -- runtimes: torch int8, ONNX Runtime fp32 and int8 --------------------------------------------------------
+def test_runtime_suffixes_parse_and_only_transformers_have_runtimes(tmp_path: Path):
+    from models.sentiment import split_runtime
+
+    assert split_runtime("sentiment-e5-lora+onnx-int8") == ("sentiment-e5-lora", "onnx-int8")
+    assert split_runtime("sentiment-e5-lora-202611-abc+int8") == ("sentiment-e5-lora-202611-abc", "int8")
+    assert split_runtime("sentiment-tfidf") == ("sentiment-tfidf", "")
+    assert split_runtime("a+b") == ("a+b", "")  # not a runtime: left whole
+    with pytest.raises(ModelError, match="runtimes are for transformers"):
+        SentimentModel.from_pretrained("sentiment-tfidf+onnx-int8")
+
+
+def test_onnx_fp32_matches_torch_and_int8_agrees(trained, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("SUARA_CACHE_DIR", str(tmp_path / "cache"))
+    model = SentimentModel.from_pretrained(trained[0])
+    texts = TEXTS + ODD
+    fp32 = SentimentModel.from_pretrained(f"{trained[0]}+onnx")
+    assert fp32.version == model.version + "+onnx" and fp32.net is None
+    np.testing.assert_allclose(fp32.logits(texts), model.logits(texts), atol=1e-4)
+    int8 = SentimentModel.from_pretrained(f"{trained[0]}+onnx-int8")
+    assert int8.version.endswith("+onnx-int8")
+    assert np.mean(np.array(int8.predict(texts)) == np.array(model.predict(texts))) >= 0.8
+    proba = int8.predict_proba(texts)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-5)
+    assert int8.predict_proba([]).shape == (0, 3)
+    with pytest.raises(ModelError, match="runtime view"):
+        int8.save_pretrained(tmp_path / "nope")
+
+
+def test_onnx_files_are_built_once_and_reused(trained, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("SUARA_CACHE_DIR", str(tmp_path / "cache"))
+    first = SentimentModel.from_pretrained(f"{trained[0]}+onnx-int8")
+    stamp = first.onnx_path.stat().st_mtime_ns
+    calls = []
+    import models.onnxrt as onnxrt
+
+    monkeypatch.setattr(onnxrt, "export", lambda *a: calls.append(a))
+    again = SentimentModel.from_pretrained(f"{trained[0]}+onnx-int8")
+    assert calls == [] and again.onnx_path == first.onnx_path and first.onnx_path.stat().st_mtime_ns == stamp
+    assert [p.name for p in first.onnx_path.parent.parent.iterdir()] == [first.onnx_path.parent.name]
+    first.onnx_path.write_bytes(b"truncated")
+    with pytest.raises(ModelError, match="delete it to rebuild"):
+        SentimentModel.from_pretrained(f"{trained[0]}+onnx-int8")

@@ -1,0 +1,222 @@
+"""The transformer sentiment model on ONNX Runtime: export once, fuse, quantise to int8, cache outside git.
+
+>>> model = SentimentModel.from_pretrained("sentiment-e5-lora+onnx-int8")   # or "+onnx" for fp32
+>>> model.version
+'sentiment-e5-lora-…+onnx-int8'
+
+The first load of a version exports its merged network (LoRA folded into the weights) with
+``torch.onnx.export``, fuses attention and layer norms with ONNX Runtime's transformer optimiser where the
+architecture allows it, then applies dynamic int8 quantisation with per-channel weight scales (finer than torch's
+per-tensor ``quantize_dynamic``, which is what costs accuracy). The files go to
+``$SUARA_CACHE_DIR/onnx/<version>-<hash>/``, written atomically, so later loads (and other processes) reuse them.
+Predictions keep the model's tokenizer, length-sorted batching and temperature; the stored version carries the
+runtime (``…+onnx-int8``) because int8 scores differ slightly from fp32.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from models.transformer import TransformerSentimentModel, _fingerprint
+from suara.errors import ModelError
+
+log = logging.getLogger(__name__)
+
+RUNTIMES = ("onnx", "onnx-int8")
+OPSET = 17
+FILES = {"onnx": "model.onnx", "onnx-int8": "model.int8.onnx"}
+
+
+def default_onnx_dir() -> Path:
+    root = os.environ.get("SUARA_CACHE_DIR") or Path.home() / ".cache" / "suara"
+    return Path(root).expanduser() / "onnx"
+
+
+def _require_ort() -> Any:
+    try:
+        import onnxruntime
+    except ImportError as exc:  # pragma: no cover - the dependency is declared
+        raise ModelError(
+            "the ONNX runtime paths need onnxruntime and onnx: pip install 'suara[onnx]' "
+            "(or use the torch paths: the plain name, or '+int8')"
+        ) from exc
+    return onnxruntime
+
+
+def cache_key(model: TransformerSentimentModel) -> str:
+    """Version plus a hash of what shapes the graph: the weights, the base encoder and the exporter."""
+    import onnxruntime
+    import torch
+
+    blob = json.dumps(
+        {
+            "weights": _fingerprint(model.weights),
+            "base": model.base_encoder.get("sha256") or model.base_encoder.get("name"),
+            "torch": torch.__version__,
+            "ort": onnxruntime.__version__,
+            "opset": OPSET,
+        },
+        sort_keys=True,
+    )
+    return f"{model.version}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
+
+
+def export(model: TransformerSentimentModel, path: Path) -> Path:
+    """The fp32 network as ONNX with dynamic batch and sequence axes (inputs: input_ids, attention_mask)."""
+    import torch
+
+    net = model.net.eval()
+    ids = torch.ones((2, 8), dtype=torch.long)
+    mask = torch.ones((2, 8), dtype=torch.long)
+    axes = {
+        "input_ids": {0: "batch", 1: "seq"},
+        "attention_mask": {0: "batch", 1: "seq"},
+        "logits": {0: "batch"},
+    }
+    with warnings.catch_warnings(), torch.inference_mode():
+        warnings.simplefilter("ignore")  # TorchScript-exporter deprecation and tracer notes
+        torch.onnx.export(
+            net,
+            (ids, mask),
+            str(path),
+            input_names=["input_ids", "attention_mask"],
+            output_names=["logits"],
+            dynamic_axes=axes,
+            opset_version=OPSET,
+            do_constant_folding=True,
+            dynamo=False,
+        )
+    return path
+
+
+def fuse(model: TransformerSentimentModel, src: Path, dst: Path) -> bool:
+    """Attention / layer-norm / GELU fusion for BERT-like encoders; False (and ``src`` kept) if it cannot."""
+    config = getattr(model.net.encoder, "config", None)
+    heads, hidden = getattr(config, "num_attention_heads", 0), getattr(config, "hidden_size", 0)
+    if not heads or not hidden:
+        return False
+    try:
+        from onnxruntime.transformers import optimizer
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            opt = optimizer.optimize_model(
+                str(src), model_type="bert", num_heads=int(heads), hidden_size=int(hidden), opt_level=1
+            )
+        opt.save_model_to_file(str(dst))
+    except Exception as exc:  # the optimiser is best-effort: an unfused graph is still correct
+        log.warning("ONNX fusion skipped for %s: %s", model.version, exc)
+        return False
+    return True
+
+
+def quantize(src: Path, dst: Path) -> Path:
+    """Dynamic int8: weights per channel (per output column), activations per batch at run time."""
+    from onnx import TensorProto
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(
+        str(src),
+        str(dst),
+        weight_type=QuantType.QInt8,
+        per_channel=True,
+        op_types_to_quantize=["MatMul", "Attention", "Gather"],
+        # fused ops (com.microsoft domain) defeat ONNX shape inference: their outputs are float
+        extra_options={"MatMulConstBOnly": True, "DefaultTensorType": TensorProto.FLOAT},
+    )
+    return dst
+
+
+def build(model: TransformerSentimentModel, runtime: str, cache_dir: Path | None = None) -> Path:
+    """The cached ONNX file for ``model`` and ``runtime``, building it (once, atomically) when missing."""
+    if runtime not in RUNTIMES:
+        raise ModelError(f"unknown ONNX runtime {runtime!r}; use one of {', '.join(RUNTIMES)}")
+    _require_ort()
+    final = Path(cache_dir or default_onnx_dir()) / cache_key(model)
+    target = final / FILES[runtime]
+    if target.is_file():
+        return target
+    final.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".build-", dir=final.parent))
+    try:
+        log.info("exporting %s to ONNX (%s) under %s (once)", model.version, runtime, final)
+        raw = export(model, work / "raw.onnx")
+        fused = work / "fused.onnx"
+        fp32 = fused if fuse(model, raw, fused) else raw
+        if runtime == "onnx":
+            os.replace(fp32, work / FILES["onnx"])
+        else:
+            quantize(fp32, work / FILES["onnx-int8"])
+        final.mkdir(exist_ok=True)
+        os.replace(work / FILES[runtime], target)  # atomic: a reader sees a whole file or none
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return target
+
+
+class OnnxSentimentModel(TransformerSentimentModel):
+    """A ``TransformerSentimentModel`` whose logits come from an ONNX Runtime session."""
+
+    @classmethod
+    def from_model(
+        cls,
+        model: TransformerSentimentModel,
+        runtime: str = "onnx-int8",
+        *,
+        cache_dir: Path | None = None,
+        threads: int | None = None,
+    ) -> OnnxSentimentModel:
+        ort = _require_ort()
+        path = build(model, runtime, cache_dir)
+        options = ort.SessionOptions()
+        import torch
+
+        options.intra_op_num_threads = int(threads or torch.get_num_threads())  # as torch would, by default
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        try:
+            session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # a truncated or foreign cache file
+            raise ModelError(f"cannot open the ONNX model {path}: {exc}; delete it to rebuild") from exc
+        out = cls.__new__(cls)
+        out.__dict__.update(copy.copy(model.__dict__))
+        out.session = session
+        out.runtime = runtime
+        out.onnx_path = path
+        out.version = f"{model.version}+{runtime}"
+        out.net = None  # the torch weights are no longer needed: free them
+        return out
+
+    def logits(self, texts: Sequence[str]) -> np.ndarray:
+        from models.encoders import length_sorted_batches
+
+        texts = list(texts)
+        out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
+        for idx, ids, mask in length_sorted_batches(
+            self.tokenizer, texts, max_length=self.max_length, prefix=self.prefix, batch_size=self.batch_size
+        ):
+            (logits,) = self.session.run(
+                ["logits"], {"input_ids": ids.numpy(), "attention_mask": mask.numpy()}
+            )
+            out[idx] = logits
+        return out
+
+    def quantized(self, **_: Any) -> TransformerSentimentModel:
+        raise ModelError(f"{self.version} already runs on ONNX Runtime; load '<name>+onnx-int8' for int8")
+
+    def save_pretrained(self, path: Path | str) -> Path:
+        raise ModelError(
+            f"{self.version} is a runtime view of a saved model: save the model it was loaded from instead"
+        )
