@@ -9,7 +9,9 @@ called directly (``suara.jobs``) and as Prefect flows against a local Prefect se
 - Prefect overhead = (flow time − direct time) / flow time, stage by stage, same data, same store kind;
 - linearity: the 100k/10k time ratio of each stage (10.0 = linear);
 - reclassify: a second TF-IDF model (trained here in a second) relabels every item; items/s;
-- the transformer tier is not measured: it does not exist yet (a marked row says so); neither are topics
+- tiers: "fast" classifies with the released TF-IDF model; "transformer" with the released transformer on ONNX
+  Runtime int8 (``--transformer``, default the newest released one ``+onnx-int8``), for the runs named in
+  ``--transformer-runs`` (10k on PostgreSQL by default: it is ~10× slower per item); topics stay off
   (`classify` runs with topics off here: the e5 encoder has its own benchmark, bench/bench_topics.py).
 
 Writes between markers in docs/BENCHMARKS.md and the capacity arithmetic in docs/DEPLOY.md.
@@ -249,12 +251,15 @@ def pg_available() -> str | None:
         return f"{type(exc).__name__}: {exc}"
 
 
-def run_child(n: int, store: str, mode: str, data: Path, model: str, work: Path, api: str) -> dict:
+def run_child(
+    n: int, store: str, mode: str, data: Path, model: str, work: Path, api: str, sentiment: str | None = None
+) -> dict:
     import psycopg
 
-    db_name = f"suara_bench_{os.getpid()}_{n}_{mode}"
+    tag = f"{n}-{store}-{mode}" + ("-transformer" if sentiment else "")
+    db_name = f"suara_bench_{os.getpid()}_{n}_{mode}" + ("_t" if sentiment else "")
     if store == "sqlite":
-        url = f"sqlite:///{work / f'{n}-{mode}.db'}"
+        url = f"sqlite:///{work / f'{tag}.db'}"
     else:
         with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {db_name}")
@@ -265,10 +270,11 @@ def run_child(n: int, store: str, mode: str, data: Path, model: str, work: Path,
         "PREFECT_API_URL": api,
         "HF_HUB_OFFLINE": "1",
         "SUARA_MODEL_DIR": str(work / "model_store"),
+        **({"SUARA_SENTIMENT_MODEL": sentiment} if sentiment else {}),
     }
     cmd = [sys.executable, __file__, "--child", "--mode", mode, "--db", url, "--data", str(data)]
-    cmd += ["--model", model, "--work", str(work / f"{n}-{store}-{mode}")]
-    (work / f"{n}-{store}-{mode}").mkdir(exist_ok=True)
+    cmd += ["--model", model, "--work", str(work / tag)]
+    (work / tag).mkdir(exist_ok=True)
     try:
         start = time.perf_counter()
         done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1800, cwd=work)
@@ -282,7 +288,7 @@ def run_child(n: int, store: str, mode: str, data: Path, model: str, work: Path,
         raise SystemExit(f"{n} {store} {mode} failed:\n{done.stderr[-3000:]}")
     result = json.loads(line.removeprefix("RESULT "))
     result["process_wall"] = wall
-    print(f"  {n:>7,} {store:<8} {mode:<6} " + " ".join(f"{k} {v:6.1f}s" for k, v in result["times"].items()))
+    print(f"  {tag:<32} " + " ".join(f"{k} {v:6.1f}s" for k, v in result["times"].items()))
     return result
 
 
@@ -293,43 +299,39 @@ def rate(n: int, seconds: float) -> str:
 def report(results: dict, sizes: list[int], stores: list[str], skipped: dict[str, str]) -> str:
     lines = [
         f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC · {os.cpu_count()} CPUs (shared) · Python "
-        f"{platform.python_version()} · classify = released TF-IDF sentiment (fast tier), topics off · "
+        f"{platform.python_version()} · classify: fast tier = released TF-IDF sentiment, transformer tier = "
+        f"{transformer_label(results)}; topics off · "
         "one process per row · Prefect server on "
         "SQLite at 127.0.0.1",
         "",
-        "| items | store | mode | collect s | classify s | digest s | total s | items/s | reclassify items/s "
-        "| model load s | peak RSS MB | Prefect overhead |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| items | store | mode | tier | collect s | classify s | digest s | total s | items/s | "
+        "reclassify items/s | model load s | peak RSS MB | Prefect overhead |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for n in sizes:
-        for store in stores:
-            direct = results.get((n, store, "direct"))
-            for mode in ("direct", "flow"):
-                r = results.get((n, store, mode))
-                if not r:
-                    continue
-                t = r["times"]
-                total = t["collect"] + t["classify"] + t["digest"]
-                overhead = ""
-                if mode == "flow" and direct:
-                    d = direct["times"]
-                    d_total = d["collect"] + d["classify"] + d["digest"]
-                    overhead = f"{100 * (total - d_total) / total:.1f}%"
-                lines.append(
-                    f"| {n:,} | {store} | {mode} | {t['collect']:.1f} | {t['classify']:.1f} | {t['digest']:.1f} | "
-                    f"{total:.1f} | {rate(n, total)} | {rate(n, t['reclassify'])} | {t['model load']:.1f} | "
-                    f"{r['rss_mb']:.0f} | {overhead} |"
-                )
-    lines.extend(
-        (
-            "| — | — | transformer tier | not yet available: no transformer sentiment model is released "
-            "| | | | | | | | |",
-            "| — | — | topics | not in these runs: the e5 encoder dominates, and its embedding cache (keyed by batch "
-            "text) would make repeated runs incomparable; see the topics benchmark | | | | | | | | |",
-        )
+    for tier, n, store in [(t, n, s) for t in TIERS for n in sorted({k[0] for k in results}) for s in stores]:
+        direct = results.get((n, store, "direct", tier))
+        for mode in ("direct", "flow"):
+            r = results.get((n, store, mode, tier))
+            if not r:
+                continue
+            t = r["times"]
+            total = t["collect"] + t["classify"] + t["digest"]
+            overhead = ""
+            if mode == "flow" and direct:
+                d = direct["times"]
+                d_total = d["collect"] + d["classify"] + d["digest"]
+                overhead = f"{100 * (total - d_total) / total:.1f}%"
+            lines.append(
+                f"| {n:,} | {store} | {mode} | {tier} | {t['collect']:.1f} | {t['classify']:.1f} | "
+                f"{t['digest']:.1f} | {total:.1f} | {rate(n, total)} | {rate(n, t['reclassify'])} | "
+                f"{t['model load']:.1f} | {r['rss_mb']:.0f} | {overhead} |"
+            )
+    lines.append(
+        "| — | — | — | topics | not in these runs: the e5 encoder dominates, and its embedding cache (keyed by "
+        "batch text) would make repeated runs incomparable; see the topics benchmark | | | | | | | | |"
     )
     for what, why in skipped.items():
-        lines.append(f"| {what} | | not run | {why} | | | | | | | | |")
+        lines.append(f"| {what} | | | not run | {why} | | | | | | | | |")
     overheads = [r["times"]["task overhead ms"] for r in results.values() if "task overhead ms" in r["times"]]
     if overheads:
         lines += [
@@ -343,7 +345,7 @@ def report(results: dict, sizes: list[int], stores: list[str], skipped: dict[str
         small, large = sizes[0], sizes[-1]
         lines += [
             "",
-            f"Linearity: time at {large:,} ÷ time at {small:,} items (×{large / small:.0f} the data; "
+            f"Linearity (fast tier): time at {large:,} ÷ time at {small:,} items (×{large / small:.0f} the data; "
             f"{large / small:.1f} = linear).",
             "",
             "| store | mode | " + " | ".join(STAGES) + " |",
@@ -351,7 +353,7 @@ def report(results: dict, sizes: list[int], stores: list[str], skipped: dict[str
         ]
         for store in stores:
             for mode in ("direct", "flow"):
-                a, b = results.get((small, store, mode)), results.get((large, store, mode))
+                a, b = results.get((small, store, mode, "fast")), results.get((large, store, mode, "fast"))
                 if a and b:
                     ratios = [b["times"][s] / a["times"][s] for s in STAGES]
                     lines.append(f"| {store} | {mode} | " + " | ".join(f"{x:.1f}" for x in ratios) + " |")
@@ -362,8 +364,10 @@ def capacity(results: dict, sizes: list[int], stores: list[str]) -> str:
     """The arithmetic for 1M and 10M posts a day from the largest measured PostgreSQL flow run."""
     store = "postgres" if "postgres" in stores else stores[0]
     n = sizes[-1]
-    r = results.get((n, store, "flow")) or results[(n, store, "direct")]
+    r = results.get((n, store, "flow", "fast")) or results[(n, store, "direct", "fast")]
     t = r["times"]
+    tr = next((v for k, v in sorted(results.items(), reverse=True) if k[3] == "transformer"), None)
+    tr_classify = tr["times"]["classify"] / tr["counts"]["classified"] if tr else None
     per_item = {s: t[s] / n for s in ("collect", "classify", "reclassify")}  # seconds per item, one process
     rows = r["counts"]["digest rows"]
     per_row = t["digest"] / rows  # the weekly digest's seconds per row it reads
@@ -380,7 +384,9 @@ def capacity(results: dict, sizes: list[int], stores: list[str]) -> str:
         "rows read | weekly digest at the measured rate |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for daily in (1_000_000, 10_000_000):
+    tiers = [("fast", per_item["classify"])] + ([("transformer", tr_classify)] if tr_classify else [])
+    for daily, (tier, classify_s) in [(d, x) for d in (1_000_000, 10_000_000) for x in tiers]:
+        per_item = {**per_item, "classify": classify_s}
         avg = daily / 86_400
         peak = avg * PEAK_FACTOR
         cpu_h = daily * (per_item["collect"] + per_item["classify"]) / 3600
@@ -388,7 +394,7 @@ def capacity(results: dict, sizes: list[int], stores: list[str]) -> str:
         re_h = 30 * daily * per_item["reclassify"] / 8 / 3600
         week_rows = 35 * daily
         lines.append(
-            f"| {daily:,} | {avg:,.0f} | {peak:,.0f} | {cpu_h:,.1f} | {max(1, -(-workers // 1)):.0f} "
+            f"| {daily:,} ({tier}) | {avg:,.0f} | {peak:,.0f} | {cpu_h:,.1f} | {max(1, -(-workers // 1)):.0f} "
             f"(load {workers:.2f}) | {re_h:,.1f} h | {week_rows / 1e6:,.0f} M | {week_rows * per_row / 60:,.0f} min |"
         )
     lines += [
@@ -397,9 +403,9 @@ def capacity(results: dict, sizes: list[int], stores: list[str]) -> str:
         "model) and that one PostgreSQL keeps up with their writes; the store was measured with one writer only. "
         "Collection from the real sources is bound by their rate limits and plan quotas before CPU. The digest "
         "loads every row it reads into one process: the last column is a straight extrapolation, and at these "
-        "volumes the digest has to aggregate in SQL instead (not measured). Neither the transformer tier (it does "
-        "not exist yet) nor topic classification (the e5 encoder, measured in the topics benchmark) is in these "
-        "figures; both cost far more per item than TF-IDF and are what the workers' count will be sized by.",
+        "volumes the digest has to aggregate in SQL instead (not measured). The transformer rows use its classify "
+        "time per item from the transformer-tier run (ONNX Runtime int8); topic classification (the e5 encoder, "
+        "measured in the topics benchmark) is in neither: it adds one more encoder pass per item.",
     ]
     return "\n".join(lines)
 
@@ -411,6 +417,21 @@ def write_between(path: Path, begin: str, end: str, body: str, heading: str) -> 
     head, rest = doc.split(begin, 1)
     _, tail = rest.split(end, 1)
     path.write_text(f"{head}{begin}\n{body}\n{end}{tail}", encoding="utf-8")
+
+
+TIERS = ("fast", "transformer")
+
+
+def transformer_label(results: dict) -> str:
+    refs = {r.get("sentiment") for k, r in results.items() if k[3] == "transformer"}
+    return ", ".join(f"`{x}`" for x in sorted(filter(None, refs))) or "not run"
+
+
+def default_transformer() -> str | None:
+    from models import registry
+
+    found = [i for i in registry.available(None) if i.kind == "transformer" and i.task == "sentiment"]
+    return f"{found[0].name}+onnx-int8" if found else None
 
 
 def main() -> None:
@@ -428,6 +449,17 @@ def main() -> None:
         default=["100000:sqlite:flow"],
         help="SIZE:STORE:MODE runs to leave out (default keeps the whole run under ~10 minutes here)",
     )
+    parser.add_argument(
+        "--transformer",
+        default="auto",
+        help="transformer tier model (name[+runtime]); 'none' to leave it out",
+    )
+    parser.add_argument(
+        "--transformer-runs",
+        nargs="*",
+        default=["10000:postgres:direct", "10000:postgres:flow"],
+        help="SIZE:STORE:MODE runs repeated with the transformer tier",
+    )
     # child mode (one measured run)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--mode", choices=["direct", "flow"])
@@ -443,12 +475,18 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     stores, skipped = list(args.stores), {}
     if args.from_results:
-        results = {tuple(k): v for k, v in json.loads(args.from_results.read_text(encoding="utf-8"))}
+        saved = json.loads(args.from_results.read_text(encoding="utf-8"))
+        results = {(*k, "fast")[:4]: v for k, v in saved}  # older files have no tier: fast
         write_reports(results, args, [s for s in stores if any(k[1] == s for k in results)], skipped)
         return
     if "postgres" in stores and (why := pg_available()):
         stores.remove("postgres")
         skipped["postgres"] = f"PostgreSQL at 127.0.0.1:5432 does not answer ({why})"
+    transformer = default_transformer() if args.transformer == "auto" else args.transformer
+    if transformer in (None, "none"):
+        skipped["transformer tier"] = (
+            "no transformer model released" if transformer is None else "--transformer none"
+        )
     with tempfile.TemporaryDirectory(prefix="suara-bench-") as tmp:
         work = Path(tmp)
         model = train_new_model(work / "models")
@@ -460,8 +498,14 @@ def main() -> None:
                 data = generate(n, work / f"items-{n}.jsonl")
                 for store in stores:
                     for mode in ("direct", "flow"):
-                        if f"{n}:{store}:{mode}" not in args.skip:
-                            results[(n, store, mode)] = run_child(n, store, mode, data, model, work, api)
+                        key = f"{n}:{store}:{mode}"
+                        if key not in args.skip:
+                            results[(n, store, mode, "fast")] = run_child(
+                                n, store, mode, data, model, work, api
+                            )
+                        if transformer not in (None, "none") and key in args.transformer_runs:
+                            r = run_child(n, store, mode, data, model, work, api, sentiment=transformer)
+                            results[(n, store, mode, "transformer")] = {**r, "sentiment": transformer}
         finally:
             stop(server)
     if args.save:

@@ -49,23 +49,46 @@ def main() -> None:
     parser.add_argument(
         "--models", nargs="*", default=None, help="names/versions/paths (default: all released)"
     )
+    parser.add_argument(
+        "--runtimes",
+        nargs="*",
+        default=["onnx-int8", "int8"],
+        help="for each transformer model, also score it on these runtimes (ONNX Runtime int8, torch int8)",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "MODELS.md")
     parser.add_argument("--print", action="store_true", help="print the table instead of writing it")
     args = parser.parse_args()
 
-    refs = args.models or [i.version for i in registry.available(args.model_dir) if i.task == "sentiment"]
+    infos = [i for i in registry.available(args.model_dir) if i.task == "sentiment"]
+    refs = args.models or [i.version for i in infos]
+    kinds = {i.version: i.kind for i in infos} | {i.name: i.kind for i in infos}
+    refs = [
+        r
+        for ref in refs
+        for r in [ref] + [f"{ref}+{rt}" for rt in args.runtimes if kinds.get(ref) == "transformer"]
+    ]
     sets = eval_sets(args.data_dir)
     header = "| model | " + " | ".join(sets) + " |"
     lines = [header, "|" + "---|" * (len(sets) + 1)]
+    fp32: dict[str, list[float]] = {}
     for ref in refs:
         model = SentimentModel.from_pretrained(ref, model_dir=args.model_dir)
-        cells = []
+        base = model.version.split("+", 1)[0]
+        cells, f1s = [], []
         for texts, labels in sets.values():
             r = evaluate(model, texts, labels)
-            cells.append(f"{100 * r['macro_f1']:.1f} (acc {100 * r['accuracy']:.1f})")
+            f1s.append(100 * r["macro_f1"])
+            delta = f", {f1s[-1] - fp32[base][len(f1s) - 1]:+.1f} vs fp32" if base in fp32 else ""
+            cells.append(f"{f1s[-1]:.1f} (acc {100 * r['accuracy']:.1f}{delta})")
+        fp32.setdefault(base, f1s)
         lines.append(f"| `{model.version}` | " + " | ".join(cells) + " |")
+        del model
         print(lines[-1], flush=True)
-    table = "\n".join(["Macro-F1 % (accuracy %), measured by `python bench/eval_sentiment.py`.", "", *lines])
+    note = (
+        "Macro-F1 % (accuracy %), measured by `python bench/eval_sentiment.py`. A `+onnx-int8` / `+int8` row is the "
+        "model above it on ONNX Runtime int8 (per-channel) / torch dynamic int8, with its change against fp32."
+    )
+    table = "\n".join([note, "", *lines])
     if args.print:
         print(table)
         return

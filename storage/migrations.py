@@ -39,9 +39,21 @@ def _create_topic_tables(conn: Connection) -> None:
     schema.metadata.create_all(conn, tables=tables, checkfirst=True)
 
 
+def _predictions_version_item_index(conn: Connection) -> None:
+    """(task, model_version, item_id) instead of (task, model_version): the anti-join of incremental classify
+    and reclassify's per-chunk range reads are then index-only, whatever the planner's statistics say."""
+    existing = {ix["name"] for ix in inspect(conn).get_indexes("predictions")}
+    new = next(ix for ix in schema.predictions.indexes if ix.name == "ix_predictions_task_version_item")
+    if new.name not in existing:
+        new.create(conn)
+    if "ix_predictions_task_version" in existing:
+        conn.execute(text("DROP INDEX ix_predictions_task_version"))
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_initial", _create_initial_tables),
     ("0002_clusters_and_campaigns", _create_topic_tables),
+    ("0003_predictions_version_item_index", _predictions_version_item_index),
 ]
 
 

@@ -91,7 +91,9 @@ predictions = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("run_id", PK),
     UniqueConstraint("item_id", "task", "model_version", name="uq_predictions_item_task_version"),
-    Index("ix_predictions_task_version", "task", "model_version"),
+    # "items without a prediction of version V" and reclassify's range reads walk (task, version, item_id);
+    # it replaced ix_predictions_task_version (its prefix) in migration 0003
+    Index("ix_predictions_task_version_item", "task", "model_version", "item_id"),
 )
 
 active_models = Table(

@@ -41,6 +41,22 @@ def test_migrations_create_every_table_and_rerun_is_a_no_op(engine):
     assert applied == [name for name, _ in MIGRATIONS]
 
 
+def test_migration_0003_replaces_the_predictions_index_on_an_older_store(engine):
+    from sqlalchemy import delete, text
+
+    with engine.begin() as conn:  # put the store back to how 0002 left it
+        conn.execute(text("DROP INDEX ix_predictions_task_version_item"))
+        conn.execute(text("CREATE INDEX ix_predictions_task_version ON predictions (task, model_version)"))
+        conn.execute(delete(schema.schema_migrations).where(schema.schema_migrations.c.name.like("0003%")))
+    with engine.begin() as conn:
+        assert migrate(conn) == ["0003_predictions_version_item_index"]
+    indexes = {ix["name"]: ix["column_names"] for ix in inspect(engine).get_indexes("predictions")}
+    assert indexes["ix_predictions_task_version_item"] == ["task", "model_version", "item_id"]
+    assert "ix_predictions_task_version" not in indexes
+    with engine.begin() as conn:
+        assert migrate(conn) == []
+
+
 def test_database_columns_match_schema_definition(engine):
     insp = inspect(engine)
     for table in schema.metadata.sorted_tables:
