@@ -84,11 +84,27 @@ def model_candidates() -> dict[str, TopicArgs]:
             base, keyword_features=False, keyword_prior=0.0, secondary_ratio=0.0, threshold_shrink=1
         ),
     }
-    for kp in (0.0, 0.3):
-        for shrink in (0.0, 0.5, 1.0):
-            for ratio in (0.0, 0.7):
+    for kp in (0.0, 0.3, 0.5):
+        for shrink in (0.0, 1.0):
+            for ratio in (0.7, 0.85):
                 name = f"e5 + keyword features + LR, prior {kp}, shrink {shrink}, ratio {ratio}"
                 cands[name] = replace(base, keyword_prior=kp, threshold_shrink=shrink, secondary_ratio=ratio)
+    # Zero-shot evidence: similarity to each topic's description as features (domain-independent).
+    for kp, ratio in ((0.3, 0.7), (0.5, 0.85)):
+        for scale in (3.0, 10.0):
+            name = (
+                f"e5 + keyword + description({scale:g}) features + LR, prior {kp}, shrink 1.0, ratio {ratio}"
+            )
+            cands[name] = replace(base, keyword_prior=kp, secondary_ratio=ratio, description_scale=scale)
+    # More weight on the taxonomy's (domain-neutral) seed examples; weaker or stronger regularisation.
+    for kp, ratio in ((0.3, 0.7), (0.5, 0.85)):
+        cands[f"e5 + keyword features + LR, seed weight 3, prior {kp}, shrink 1.0, ratio {ratio}"] = replace(
+            base, keyword_prior=kp, secondary_ratio=ratio, seed_weight=3.0
+        )
+    for c in (1.0, 16.0):
+        cands[f"e5 + keyword features + LR, C {c:g}, prior 0.5, shrink 1.0, ratio 0.85"] = replace(
+            base, C=c, keyword_prior=0.5, secondary_ratio=0.85
+        )
     return cands
 
 

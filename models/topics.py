@@ -43,6 +43,10 @@ class TopicArgs:
     keyword_features: bool = True
     keyword_scale: float = 0.5  # keyword features are log1p(hits) * scale, next to unit-length embeddings
     keyword_prior: float = 0.3  # final score = (1 - w) * classifier + w * (1 - exp(-keyword hits))
+    # Zero-shot evidence as features: the cosine similarity of the text to each topic's description (both
+    # embedded by the same encoder), centred over the topics and times this scale; 0 = off. The description
+    # vectors are stored with the weights, so inference needs no text of the taxonomy's.
+    description_scale: float = 0.0
     seed_weight: float = 1.0  # sample weight of a taxonomy seed example against a labelled item
     class_weight: str | None = "balanced"
     cv_folds: int = 5
@@ -87,10 +91,29 @@ def keyword_matrix(
     return out
 
 
-def _features(emb: np.ndarray, kw: np.ndarray, args: TopicArgs) -> np.ndarray:
-    if not args.keyword_features:
-        return emb.astype(np.float32)
-    return np.hstack([emb, np.log1p(kw) * args.keyword_scale]).astype(np.float32)
+def description_similarity(emb: np.ndarray, description_emb: np.ndarray) -> np.ndarray:
+    """Cosine similarity of each text (rows) to each topic's description (columns), minus the row's mean: e5
+    puts any two texts at cosine ~0.8, so only the differences between topics carry information."""
+    sims = np.asarray(emb, dtype=np.float32) @ np.asarray(description_emb, dtype=np.float32).T
+    return sims - sims.mean(axis=1, keepdims=True)
+
+
+def description_texts(taxonomy: Taxonomy) -> list[str]:
+    """What is embedded per learned topic for the description features: its description."""
+    return [taxonomy[t].description for t in taxonomy.learned_ids]
+
+
+def _features(
+    emb: np.ndarray, kw: np.ndarray, args: TopicArgs, description_emb: np.ndarray | None = None
+) -> np.ndarray:
+    blocks = [emb]
+    if args.keyword_features:
+        blocks.append(np.log1p(kw) * args.keyword_scale)
+    if args.description_scale:
+        if description_emb is None:
+            raise ModelError("description_scale is set but the model has no description embeddings")
+        blocks.append(description_similarity(emb, description_emb) * args.description_scale)
+    return np.hstack(blocks).astype(np.float32)
 
 
 def keyword_topics(taxonomy: Taxonomy, texts: Sequence[str]) -> list[list[str]]:
@@ -180,8 +203,10 @@ class TopicModel:
         version: str,
         card: dict[str, Any] | None = None,
         prior_weights: np.ndarray | None = None,
+        description_emb: np.ndarray | None = None,
     ):
         self.taxonomy = taxonomy
+        self.description_emb = None if description_emb is None else np.asarray(description_emb, np.float32)
         n_topics = len(taxonomy.learned_ids)
         self.prior_weights = np.asarray(
             prior_weights if prior_weights is not None else np.full(n_topics, args.keyword_prior),
@@ -223,7 +248,9 @@ class TopicModel:
 
     @property
     def _n_kw(self) -> int:
-        return len(self.topic_ids) if self.args.keyword_features else 0
+        """Feature columns after the embedding: keyword hits and description similarities, when used."""
+        n = len(self.topic_ids)
+        return n * int(self.args.keyword_features) + n * int(bool(self.args.description_scale))
 
     def predict_proba(
         self, texts: str | Sequence[str], *, embeddings: np.ndarray | None = None
@@ -234,7 +261,7 @@ class TopicModel:
             return np.zeros((0, len(self.topic_ids)), dtype=np.float32)
         emb = self._embeddings(batch, embeddings)
         kw = keyword_matrix(self.taxonomy, batch, self.lexicon)
-        logits = _features(emb, kw, self.args) @ self.coef.T + self.intercept
+        logits = _features(emb, kw, self.args, self.description_emb) @ self.coef.T + self.intercept
         proba = 1.0 / (1.0 + np.exp(-logits))
         w = self.prior_weights
         return ((1 - w) * proba + w * keyword_scores(kw)).astype(np.float32)
@@ -296,7 +323,12 @@ class TopicModel:
                 [embeddings, embed_cached([s for s, _ in seeds], args.embedder, cache_dir=cache_dir)]
             )
         kw = keyword_matrix(taxonomy, all_texts, lexicon)
-        x = _features(emb, kw, args)
+        description_emb = (
+            embed_cached(description_texts(taxonomy), args.embedder, cache_dir=cache_dir)
+            if args.description_scale
+            else None
+        )
+        x = _features(emb, kw, args, description_emb)
         y = np.array([[t in labels for t in ids] for labels in [*topics, *(t for _, t in seeds)]], dtype=int)
         n_lab = len(texts)
         weight = np.r_[np.ones(n_lab), np.full(len(seeds), args.seed_weight)]
@@ -344,6 +376,7 @@ class TopicModel:
             version=registry.new_version(name, fingerprint),
             card={"created_at": datetime.now(UTC).isoformat(timespec="seconds"), **(card or {})},
             prior_weights=prior,
+            description_emb=description_emb,
         )
         if folds >= 2:
             gold = [list(t) or [taxonomy.fallback] for t in topics]
@@ -360,12 +393,14 @@ class TopicModel:
     def save_pretrained(self, path: Path | str) -> Path:
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
+        extra = {} if self.description_emb is None else {"description_emb": self.description_emb}
         np.savez_compressed(
             path / WEIGHTS_FILE,
             coef=self.coef,
             intercept=self.intercept,
             thresholds=self.thresholds,
             prior_weights=self.prior_weights,
+            **extra,
         )
         (path / LEXICON_FILE).write_text(
             json.dumps(self.lexicon, ensure_ascii=False, sort_keys=True), encoding="utf-8"
@@ -414,6 +449,7 @@ class TopicModel:
                 intercept=weights["intercept"],
                 thresholds=weights["thresholds"],
                 prior_weights=weights["prior_weights"],
+                description_emb=weights["description_emb"] if "description_emb" in weights.files else None,
                 lexicon=lexicon,
                 args=args,
                 name=config["name"],
@@ -646,7 +682,14 @@ def write_model_card(model: TopicModel, path: Path) -> None:
         f"`get_embedder({model.embedder_name!r})` to reuse one encoder pass.",
         "",
         "One-vs-rest logistic regression over the sentence embedding and the taxonomy's keyword hits, blended "
-        f"with the keyword evidence (weight {model.args.keyword_prior}). Per-topic thresholds: tuned by "
+        f"with the keyword evidence (weight {model.args.keyword_prior})"
+        + (
+            f"; the text's similarity to each topic's description is a feature too (scale "
+            f"{model.args.description_scale:g})"
+            if model.args.description_scale
+            else ""
+        )
+        + ". Per-topic thresholds: tuned by "
         f"{model.args.cv_folds}-fold cross-validation on the training labels, then pulled "
         f"{100 * model.args.threshold_shrink:.0f}% of the way back to 0.5; a second or third topic needs "
         f"{100 * model.args.secondary_ratio:.0f}% of the first one's score. Weights only (NPZ), no text.",

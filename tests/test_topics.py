@@ -252,6 +252,42 @@ def test_rows_for_the_store_and_the_predict_column(small_model):
     assert topics_column(small_model, ["insentif gak cair, aplikasinya error"]) == [row["label"]]
 
 
+def test_description_similarity_is_centred_over_topics():
+    from models.topics import description_similarity
+
+    desc = np.eye(3, 4, dtype=np.float32)  # three "descriptions" along the first three axes
+    texts = np.array([[1, 0, 0, 0], [0, 0.6, 0.8, 0]], dtype=np.float32)
+    sims = description_similarity(texts, desc)
+    assert sims.shape == (2, 3)
+    np.testing.assert_allclose(sims.sum(axis=1), 0, atol=1e-6)
+    assert sims[0].argmax() == 0 and sims[1].argmax() == 2
+
+
+def test_description_features_train_save_and_load(tmp_path, monkeypatch):
+    """description_scale > 0 adds one feature per topic (the text's similarity to the topic's description);
+    the description vectors travel in weights.npz, so a loaded model scores the same without the taxonomy's
+    text being embedded again."""
+    from models.topics import _features
+
+    monkeypatch.setenv("SUARA_CACHE_DIR", str(tmp_path / "cache"))
+    texts, topics = zip(*LABELLED, strict=True)
+    tax = load_taxonomy()
+    model = TopicModel.train(list(texts), list(topics), tax, TopicArgs(cv_folds=2, description_scale=3.0))
+    n = len(tax.learned_ids)
+    assert model.description_emb is not None and model.description_emb.shape == (n, 384)
+    assert model.coef.shape == (n, 384 + 2 * n)  # embedding, keyword hits, description similarities
+    path = model.save_pretrained(tmp_path / "m")
+    assert "description_emb" in np.load(path / "weights.npz", allow_pickle=False).files
+    assert "description" in (path / "README.md").read_text(encoding="utf-8")
+    loaded = TopicModel.from_pretrained(path)
+    probe = ["kode otp tidak masuk", "penerima bantuan salah sasaran"]
+    np.testing.assert_allclose(loaded.predict_proba(probe), model.predict_proba(probe), atol=1e-6)
+    assert loaded.predict(probe)[1][0] == "ketepatan_sasaran"
+    # Without the description vectors the features cannot be built: a clear error, not a shape mismatch.
+    with pytest.raises(ModelError, match="no description embeddings"):
+        _features(np.zeros((1, 384)), np.zeros((1, n)), model.args, None)
+
+
 def test_a_sentiment_model_is_not_a_topic_model():
     sentiment = next(i for i in registry.available(None) if i.task == "sentiment")
     with pytest.raises(ModelError, match="is a sentiment model, not a topic model"):
