@@ -406,8 +406,7 @@ def train_sentiment_transformer(
             args.seed
         )  # the head and the LoRA matrices are initialised here: same seed, same run
         net, tokenizer, ref = build_net(args.encoder, len(args.labels), args.adapter())
-        if args.init_from:
-            _init_from(net, args, Path(out_root), log)
+        stage = _init_from(net, args, Path(out_root), log) if args.init_from else None
         trainer = Trainer(net, tokenizer, args, data, evals, run_dir, log)
         trainer.run(max_minutes)
         trainer.restore_best()
@@ -422,7 +421,12 @@ def train_sentiment_transformer(
         max_length=args.max_length,
         prefix=args.prefix,
         review_threshold=args.review_threshold,
-        card={"training_data": data.described, "training_args": asdict(args), "training": trainer.summary()},
+        card={
+            "training_data": data.described,
+            "training_args": asdict(args),
+            "training": trainer.summary(),
+            **({"initialised_from": stage} if stage else {}),
+        },
     )
     if eval_limit:
         evals = {k: (t[:eval_limit], lab[:eval_limit]) for k, (t, lab) in evals.items()}
@@ -438,8 +442,9 @@ def train_sentiment_transformer(
     return path
 
 
-def _init_from(net: SentimentNet, args: TrainingArgs, model_dir: Path, log: Log) -> None:
-    """Start from a saved model's adapter and head (a second stage); its network must have the same shape."""
+def _init_from(net: SentimentNet, args: TrainingArgs, model_dir: Path, log: Log) -> dict[str, Any]:
+    """Start from a saved model's adapter and head (a second stage); its network must have the same shape.
+    Returns what the new model's card keeps of it: version, training data, training summary, metrics."""
     path = registry.resolve(args.init_from, model_dir)
     config = registry.read_config(path)
     if config.get("kind") != "transformer" or config.get("adapter", {}).get("method") != args.method:
@@ -461,6 +466,7 @@ def _init_from(net: SentimentNet, args: TrainingArgs, model_dir: Path, log: Log)
         )
     net.load_state_dict(weights, strict=False)
     log(f"init: adapter and head from {path}")
+    return {k: config[k] for k in ("version", "training_data", "training", "metrics") if k in config}
 
 
 def calibrate_and_score(
@@ -742,6 +748,21 @@ def write_transformer_card(model: TransformerSentimentModel, path: Path) -> None
         "## Training data",
         "",
     ]
+    first = card.get("initialised_from")
+    if first:
+        done = first.get("training", {})
+        lines += [
+            f"Second stage: it started from the adapter and head of `{first.get('version')}` (trained "
+            f"{done.get('steps')} steps, weights of step {done.get('best_step')}), itself trained on:",
+            "",
+            *[
+                f"- `{d['file']}`: {d['rows']} rows" + (f" ×{d['repeat']}" if d.get("repeat", 1) > 1 else "")
+                for d in first.get("training_data", [])
+            ],
+            "",
+            "and then on:",
+            "",
+        ]
     for d in card.get("training_data", []):
         times = f" ×{d['repeat']}" if d.get("repeat", 1) > 1 else ""
         lines.append(

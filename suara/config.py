@@ -33,7 +33,8 @@ class Settings(BaseSettings):
     author_salt: SecretStr | None = None
     # Official accounts whose @mentions are not masked (comma-separated), e.g. "@KartuCakap_ID".
     official_handles: str = ""
-    sentiment_model: str = "sentiment-tfidf"
+    # The best released model, on ONNX Runtime int8; "sentiment-tfidf" is the fast tier for bulk backfills.
+    sentiment_model: str = "sentiment-e5-lora+onnx-int8"
     topics_model: str = "topics-e5"
     taxonomy: Path | None = None  # a deployment's own taxonomy YAML (default: the bundled one)
     cache_dir: Path = Path("~/.cache/suara")  # rebuilt encoders and embedding caches, outside git

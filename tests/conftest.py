@@ -12,6 +12,9 @@ import pytest
 # Before anything imports transformers/huggingface_hub: the hub is unreachable here and a load would hang.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+# The default run uses the fast tier (TF-IDF) wherever a test does not name a model; the released transformer,
+# the product's default, is exercised by tests/test_released_transformer.py and the default-model test (slow).
+os.environ.setdefault("SUARA_SENTIMENT_MODEL", "sentiment-tfidf")
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("SUARA_DATA_DIR", ROOT.parent / "shared" / "data")).resolve()
