@@ -270,7 +270,7 @@ def run_child(
         "PREFECT_API_URL": api,
         "HF_HUB_OFFLINE": "1",
         "SUARA_MODEL_DIR": str(work / "model_store"),
-        **({"SUARA_SENTIMENT_MODEL": sentiment} if sentiment else {}),
+        "SUARA_SENTIMENT_MODEL": sentiment or "sentiment-tfidf",
     }
     cmd = [sys.executable, __file__, "--child", "--mode", mode, "--db", url, "--data", str(data)]
     cmd += ["--model", model, "--work", str(work / tag)]
@@ -384,9 +384,12 @@ def capacity(results: dict, sizes: list[int], stores: list[str]) -> str:
         "rows read | weekly digest at the measured rate |",
         "|---|---|---|---|---|---|---|---|",
     ]
+    measured = dict(per_item)
     tiers = [("fast", per_item["classify"])] + ([("transformer", tr_classify)] if tr_classify else [])
     for daily, (tier, classify_s) in [(d, x) for d in (1_000_000, 10_000_000) for x in tiers]:
-        per_item = {**per_item, "classify": classify_s}
+        per_item = {**measured, "classify": classify_s}
+        if tier == "transformer":  # reclassifying with it costs what classifying with it does
+            per_item["reclassify"] = classify_s
         avg = daily / 86_400
         peak = avg * PEAK_FACTOR
         cpu_h = daily * (per_item["collect"] + per_item["classify"]) / 3600

@@ -29,7 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from models.transformer import TransformerSentimentModel, _fingerprint
+from models.sentiment import SentimentModel
+from models.transformer import STRUCTURAL_KEYS, TransformerSentimentModel, _fingerprint
 from suara.errors import ModelError
 
 log = logging.getLogger(__name__)
@@ -60,13 +61,17 @@ def _require_ort() -> Any:
 
 def cache_key(model: TransformerSentimentModel) -> str:
     """Version plus a hash of what shapes the graph: the weights, the base encoder and the exporter."""
+    return _key(model.version, model.weights, model.base_encoder)
+
+
+def _key(version: str, weights: dict[str, Any], base_encoder: dict[str, Any]) -> str:
     import onnxruntime
     import torch
 
     blob = json.dumps(
         {
-            "weights": _fingerprint(model.weights),
-            "base": model.base_encoder.get("sha256") or model.base_encoder.get("name"),
+            "weights": _fingerprint(weights),
+            "base": base_encoder.get("sha256") or base_encoder.get("name"),
             "torch": torch.__version__,
             "ort": onnxruntime.__version__,
             "opset": OPSET,
@@ -74,7 +79,51 @@ def cache_key(model: TransformerSentimentModel) -> str:
         },
         sort_keys=True,
     )
-    return f"{model.version}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
+    return f"{version}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
+
+
+def load_cached(
+    path: Path, config: dict[str, Any], runtime: str, *, cache_dir: Path | None = None
+) -> OnnxSentimentModel | None:
+    """The model straight from its cached ONNX file, without building the torch network (saves its memory and
+    most of the load time); None when this version has not been exported yet (the caller builds it)."""
+    from safetensors.torch import load_file
+    from transformers import AutoTokenizer
+
+    from models.encoders import encoder_fingerprint, resolve_encoder
+
+    if runtime not in RUNTIMES or "encoder" in config.get("weights", {}):
+        return None  # unknown runtimes and full fine-tunes go the long way (and get its errors)
+    try:
+        weights = load_file(str(path / config["weights"]["adapter"]))
+        base = config["base_encoder"]
+    except Exception:
+        return None
+    target = Path(cache_dir or default_onnx_dir()) / _key(config["version"], weights, base) / FILES[runtime]
+    if not target.is_file():
+        return None
+    ref = resolve_encoder(base["name"], source=base.get("source", "auto"))
+    if base.get("sha256") and encoder_fingerprint(ref) not in (None, base["sha256"]):
+        return None  # the long way explains the mismatch
+    model = OnnxSentimentModel.__new__(OnnxSentimentModel)
+    SentimentModel.__init__(
+        model,
+        labels=config["labels"],
+        name=config["name"],
+        version=config["version"],
+        card={k: v for k, v in config.items() if k not in STRUCTURAL_KEYS},
+    )
+    model.net = None
+    model.tokenizer = AutoTokenizer.from_pretrained(str(ref))
+    model.weights = weights
+    model.base_encoder = dict(base)
+    model.adapter = dict(config["adapter"])
+    model.max_length = int(config.get("max_length", 128))
+    model.prefix = config.get("prefix", "")
+    model.temperature = float(config.get("temperature", 1.0))
+    model.review_threshold = float(config.get("review_threshold", 0.6))
+    model.batch_size = 32
+    return model._attach(target, runtime)
 
 
 def export(model: TransformerSentimentModel, path: Path) -> Path:
@@ -182,26 +231,27 @@ class OnnxSentimentModel(TransformerSentimentModel):
         cache_dir: Path | None = None,
         threads: int | None = None,
     ) -> OnnxSentimentModel:
+        out = cls.__new__(cls)
+        out.__dict__.update(copy.copy(model.__dict__))
+        out.net = None  # the torch weights are no longer needed: free them
+        return out._attach(build(model, runtime, cache_dir), runtime, threads)
+
+    def _attach(self, path: Path, runtime: str, threads: int | None = None) -> OnnxSentimentModel:
         ort = _require_ort()
-        path = build(model, runtime, cache_dir)
-        options = ort.SessionOptions()
         import torch
 
+        options = ort.SessionOptions()
         options.intra_op_num_threads = int(threads or torch.get_num_threads())  # as torch would, by default
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         try:
-            session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # a truncated or foreign cache file
             raise ModelError(f"cannot open the ONNX model {path}: {exc}; delete it to rebuild") from exc
-        out = cls.__new__(cls)
-        out.__dict__.update(copy.copy(model.__dict__))
-        out.session = session
-        out.runtime = runtime
-        out.onnx_path = path
-        out.version = f"{model.version}+{runtime}"
-        out.net = None  # the torch weights are no longer needed: free them
-        return out
+        self.runtime = runtime
+        self.onnx_path = path
+        self.version = f"{self.version}+{runtime}"
+        return self
 
     def logits(self, texts: Sequence[str]) -> np.ndarray:
         from models.encoders import length_sorted_batches

@@ -56,12 +56,16 @@ class SentimentModel(ABC):
         carries the suffix, so stored predictions say which runtime made them.
         """
         name, runtime = split_runtime(name_or_path)
-        model = cls._from_path(registry.resolve(name, model_dir))
+        path = registry.resolve(name, model_dir)
+        config = registry.read_config(path)
+        impl = cls._implementation(path, config)
+        if runtime and (ready := impl._load_runtime(path, config, runtime)) is not None:
+            return ready
+        model = impl._load(path, config)
         return model.with_runtime(runtime) if runtime else model
 
     @classmethod
-    def _from_path(cls, path: Path) -> SentimentModel:
-        config = registry.read_config(path)
+    def _implementation(cls, path: Path, config: dict[str, Any]) -> type[SentimentModel]:
         kind = config.get("kind")
         impl = SentimentModel._kinds.get(kind)
         if impl is None:
@@ -69,11 +73,16 @@ class SentimentModel(ABC):
             impl = SentimentModel._kinds.get(kind)
         if impl is None:
             raise ModelError(f"{path}: unknown model kind {kind!r}; known: {sorted(SentimentModel._kinds)}")
-        return impl._load(path, config)
+        return impl
 
     @classmethod
     @abstractmethod
     def _load(cls, path: Path, config: dict[str, Any]) -> SentimentModel: ...
+
+    @classmethod
+    def _load_runtime(cls, path: Path, config: dict[str, Any], runtime: str) -> SentimentModel | None:
+        """A shortcut to the model on ``runtime`` without loading it the usual way first; None: no shortcut."""
+        return None
 
     def with_runtime(self, runtime: str) -> SentimentModel:
         """This model on another runtime (see ``from_pretrained``); only transformer models have any."""

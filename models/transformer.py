@@ -281,6 +281,16 @@ class TransformerSentimentModel(SentimentModel):
         out.version = f"{self.version}+int8"
         return out
 
+    @classmethod
+    def _load_runtime(
+        cls, path: Path, config: dict[str, Any], runtime: str
+    ) -> TransformerSentimentModel | None:
+        if runtime not in ("onnx", "onnx-int8"):
+            return None
+        from models.onnxrt import load_cached
+
+        return load_cached(path, config, runtime)  # None until the first load has exported it
+
     def with_runtime(self, runtime: str) -> TransformerSentimentModel:
         """``int8``: torch dynamic int8 in place; ``onnx`` / ``onnx-int8``: ONNX Runtime (``models.onnxrt``)."""
         if runtime in ("", "fp32"):

@@ -447,9 +447,14 @@ def test_onnx_files_are_built_once_and_reused(trained, tmp_path: Path, monkeypat
     calls = []
     import models.onnxrt as onnxrt
 
+    import models.transformer as transformer
+
     monkeypatch.setattr(onnxrt, "export", lambda *a: calls.append(a))
+    monkeypatch.setattr(transformer, "build_net", lambda *a, **k: calls.append(a))  # no torch network either
     again = SentimentModel.from_pretrained(f"{trained[0]}+onnx-int8")
     assert calls == [] and again.onnx_path == first.onnx_path and first.onnx_path.stat().st_mtime_ns == stamp
+    assert again.version == first.version and again.temperature == first.temperature
+    np.testing.assert_allclose(again.predict_proba(TEXTS), first.predict_proba(TEXTS), atol=1e-6)
     assert [p.name for p in first.onnx_path.parent.parent.iterdir()] == [first.onnx_path.parent.name]
     first.onnx_path.write_bytes(b"truncated")
     with pytest.raises(ModelError, match="delete it to rebuild"):
