@@ -446,7 +446,6 @@ def test_onnx_files_are_built_once_and_reused(trained, tmp_path: Path, monkeypat
     stamp = first.onnx_path.stat().st_mtime_ns
     calls = []
     import models.onnxrt as onnxrt
-
     import models.transformer as transformer
 
     monkeypatch.setattr(onnxrt, "export", lambda *a: calls.append(a))
