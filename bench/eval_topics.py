@@ -383,8 +383,8 @@ def render(result: dict, released: TopicModel | None, discovery: dict | None, ca
     if discovery:
         lines += [
             "",
-            "Discovery on the bundled sample (negative items per week, sentiment from the released sentiment model; "
-            "outlier share after joining outliers to a close cluster):",
+            "Discovery on the bundled sample (negative and neutral items per week, sentiment from the default "
+            "sentiment model; outlier share after joining outliers to a close cluster):",
             "",
             "| method | outlier share per week (W1…W6) | mean | planted issue in W4 (2026-10-26) | same ids on "
             "rerun | same ids on a second store | seconds for 6 weeks, embeddings cached |",

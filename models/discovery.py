@@ -1,4 +1,4 @@
-"""Discovery of new issues: cluster a period's (negative) items by embedding, label each cluster, and keep ids
+"""Discovery of new issues: cluster a period's (negative and neutral) items by embedding, label each cluster, and keep ids
 stable across periods so that "issue #17" means the same thing next week.
 
     labels = cluster_embeddings(vectors, DiscoveryArgs())          # -1 = outlier
@@ -44,7 +44,7 @@ class DiscoveryArgs:
     min_cluster_size: int = 3  # smaller groups count as outliers
     assign_threshold: float | None = 0.3  # an outlier this similar to a cluster's centroid joins it
     match_threshold: float = 0.6  # cosine similarity to carry an earlier cluster's id over
-    sentiments: tuple[str, ...] | None = ("negative",)  # which items to cluster; None = all
+    sentiments: tuple[str, ...] | None = ("negative", "neutral")  # which items to cluster; None = all
     n_keywords: int = 6
     n_representatives: int = 3
 
@@ -450,7 +450,9 @@ def discover_and_report(
     from suara.jobs import default_last_day
 
     settings = settings or get_settings()
-    args = replace(DiscoveryArgs(), method=method, sentiments=None if all_items else ("negative",))
+    args = replace(
+        DiscoveryArgs(), method=method, sentiments=None if all_items else DiscoveryArgs().sentiments
+    )
     day = last_day or default_last_day(period, settings.timezone)
     result = discover_period(engine, period=period, last_day=day, args=args, settings=settings)
     lines = summary_lines(result)

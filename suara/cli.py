@@ -307,7 +307,7 @@ def discover(
     last_day: Annotated[str | None, typer.Option("--date", help="last day included, YYYY-MM-DD")] = None,
     method: Annotated[ClusterMethod, typer.Option()] = ClusterMethod.agglomerative,
     all_items: Annotated[
-        bool, typer.Option("--all", help="cluster every item, not only negative ones")
+        bool, typer.Option("--all", help="cluster every item, not only negative and neutral ones")
     ] = False,
 ) -> None:
     """Clusters of similar complaints with stable ids (new ones marked), and copy-paste campaigns."""

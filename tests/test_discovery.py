@@ -202,7 +202,11 @@ def _weekly(engine):
 
 
 @pytest.mark.slow
-def test_sample_new_certificate_issue_found_in_its_week_with_stable_ids(tmp_path, monkeypatch):
+@pytest.mark.parametrize(
+    "sentiment",  # discovery clusters negative and neutral items: the planted issue must not hang on one model
+    ["sentiment-tfidf", pytest.param("sentiment-e5-lora+onnx-int8", marks=pytest.mark.slow)],
+)
+def test_sample_new_certificate_issue_found_in_its_week_with_stable_ids(tmp_path, monkeypatch, sentiment):
     from sqlalchemy import select
 
     from storage.schema import items
@@ -212,6 +216,7 @@ def test_sample_new_certificate_issue_found_in_its_week_with_stable_ids(tmp_path
 
     monkeypatch.setenv("SUARA_OFFICIAL_HANDLES", "@KartuCakap_ID")
     monkeypatch.setenv("SUARA_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("SUARA_SENTIMENT_MODEL", sentiment)
     get_settings.cache_clear()
     engine = _sample_store(f"sqlite:///{tmp_path / 'a.db'}")
     first = _weekly(engine)
