@@ -413,15 +413,6 @@ def capacity(results: dict, sizes: list[int], stores: list[str]) -> str:
     return "\n".join(lines)
 
 
-def write_between(path: Path, begin: str, end: str, body: str, heading: str) -> None:
-    doc = path.read_text(encoding="utf-8") if path.exists() else ""
-    if begin not in doc:
-        doc = doc.rstrip("\n") + f"\n\n{heading}\n\n{begin}\n{end}\n"
-    head, rest = doc.split(begin, 1)
-    _, tail = rest.split(end, 1)
-    path.write_text(f"{head}{begin}\n{body}\n{end}{tail}", encoding="utf-8")
-
-
 TIERS = ("fast", "transformer")
 
 
@@ -526,6 +517,8 @@ def write_reports(
     cap = capacity(results, args.sizes, stores)
     print(cap)
     if not args.no_write:
+        from bench._markers import write_between
+
         heading = "## End to end: collect → classify → digest, reclassify (`bench/bench_e2e.py`)"
         write_between(args.out, BENCH_BEGIN, BENCH_END, table, heading)
         write_between(args.deploy, CAP_BEGIN, CAP_END, cap, "## Measured capacity")

@@ -132,13 +132,11 @@ def main() -> None:
     ]
     table = "\n".join(lines)
     print(table)
-    doc = args.out.read_text(encoding="utf-8") if args.out.exists() else f"# Benchmarks\n\n{BEGIN}\n{END}\n"
-    if BEGIN not in doc:
-        doc += f"\n{BEGIN}\n{END}\n"
-    head, rest = doc.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(f"{head}{BEGIN}\n{table}\n{END}{tail}", encoding="utf-8")
+    from bench._markers import write_between
+
+    write_between(
+        args.out, BEGIN, END, table, "## Walking skeleton: classify and store (`bench/bench_pipeline.py`)"
+    )
     print(f"wrote {args.out}")
 
 

@@ -121,15 +121,9 @@ def main() -> None:
     print(table)
     if args.print:
         return
-    doc = args.out.read_text(encoding="utf-8")
-    if BEGIN not in doc:
-        doc = (
-            doc.rstrip("\n")
-            + f"\n\n## Topics, discovery and campaigns (`bench/bench_topics.py`)\n\n{BEGIN}\n{END}\n"
-        )
-    head, rest = doc.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    args.out.write_text(f"{head}{BEGIN}\n{table}\n{END}{tail}", encoding="utf-8")
+    from bench._markers import write_between
+
+    write_between(args.out, BEGIN, END, table, "## Topics, discovery and campaigns (`bench/bench_topics.py`)")
     print(f"wrote {args.out}")
 
 

@@ -419,12 +419,9 @@ def render(result: dict, released: TopicModel | None, discovery: dict | None, ca
 
 
 def write_doc(path: Path, table: str) -> None:
-    doc = path.read_text(encoding="utf-8")
-    if BEGIN not in doc:
-        doc = doc.rstrip("\n") + f"\n\n## Topics\n\n{BEGIN}\n{END}\n"
-    head, rest = doc.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    path.write_text(f"{head}{BEGIN}\n{table}\n{END}{tail}", encoding="utf-8")
+    from bench._markers import write_between
+
+    write_between(path, BEGIN, END, table, "## Topics")
 
 
 def main() -> None:
