@@ -29,8 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from models.sentiment import SentimentModel
-from models.transformer import STRUCTURAL_KEYS, TransformerSentimentModel, _fingerprint
+from models.transformer import TransformerSentimentModel, _fingerprint, config_kwargs
 from suara.errors import ModelError
 
 log = logging.getLogger(__name__)
@@ -105,24 +104,8 @@ def load_cached(
     ref = resolve_encoder(base["name"], source=base.get("source", "auto"))
     if base.get("sha256") and encoder_fingerprint(ref) not in (None, base["sha256"]):
         return None  # the long way explains the mismatch
-    model = OnnxSentimentModel.__new__(OnnxSentimentModel)
-    SentimentModel.__init__(
-        model,
-        labels=config["labels"],
-        name=config["name"],
-        version=config["version"],
-        card={k: v for k, v in config.items() if k not in STRUCTURAL_KEYS},
-    )
-    model.net = None
-    model.tokenizer = AutoTokenizer.from_pretrained(str(ref))
-    model.weights = weights
-    model.base_encoder = dict(base)
-    model.adapter = dict(config["adapter"])
-    model.max_length = int(config.get("max_length", 128))
-    model.prefix = config.get("prefix", "")
-    model.temperature = float(config.get("temperature", 1.0))
-    model.review_threshold = float(config.get("review_threshold", 0.6))
-    model.batch_size = 32
+    tokenizer = AutoTokenizer.from_pretrained(str(ref))
+    model = OnnxSentimentModel(net=None, tokenizer=tokenizer, weights=weights, **config_kwargs(config))
     return model._attach(target, runtime)
 
 

@@ -182,7 +182,7 @@ class TransformerSentimentModel(SentimentModel):
     def __init__(
         self,
         *,
-        net: SentimentNet,
+        net: SentimentNet | None,
         tokenizer: Any,
         weights: dict[str, torch.Tensor],
         base_encoder: dict[str, Any],
@@ -195,7 +195,7 @@ class TransformerSentimentModel(SentimentModel):
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
-        self.net = net.eval()
+        self.net = net.eval() if net is not None else None  # None: a runtime view that needs no torch network
         self.tokenizer = tokenizer
         self.weights = weights  # the saved tensors (LoRA factors + head, or encoder + head for "full")
         self.base_encoder = dict(base_encoder)
@@ -373,22 +373,23 @@ class TransformerSentimentModel(SentimentModel):
             )
         net.load_state_dict(weights, strict=False)
         merge_lora(net)
-        card = {k: v for k, v in config.items() if k not in STRUCTURAL_KEYS}
-        return cls(
-            net=net,
-            tokenizer=tokenizer,
-            weights=weights,
-            base_encoder=base,
-            adapter=adapter,
-            max_length=int(config.get("max_length", 128)),
-            prefix=config.get("prefix", ""),
-            temperature=float(config.get("temperature", 1.0)),
-            review_threshold=float(config.get("review_threshold", 0.6)),
-            labels=labels,
-            name=config["name"],
-            version=config["version"],
-            card=card,
-        )
+        return cls(net=net, tokenizer=tokenizer, weights=weights, **config_kwargs(config))
+
+
+def config_kwargs(config: dict[str, Any]) -> dict[str, Any]:
+    """What a saved ``config.json`` gives the model's constructor besides the network, tokenizer and weights."""
+    return {
+        "base_encoder": config["base_encoder"],
+        "adapter": config["adapter"],
+        "max_length": int(config.get("max_length", 128)),
+        "prefix": config.get("prefix", ""),
+        "temperature": float(config.get("temperature", 1.0)),
+        "review_threshold": float(config.get("review_threshold", 0.6)),
+        "labels": config["labels"],
+        "name": config["name"],
+        "version": config["version"],
+        "card": {k: v for k, v in config.items() if k not in STRUCTURAL_KEYS},
+    }
 
 
 def build_net(
