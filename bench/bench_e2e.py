@@ -25,8 +25,6 @@ import os
 import platform
 import random
 import resource
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -39,6 +37,8 @@ sys.path.insert(0, str(ROOT))
 
 BENCH_BEGIN, BENCH_END = "<!-- e2e-bench:begin -->", "<!-- e2e-bench:end -->"
 CAP_BEGIN, CAP_END = "<!-- e2e-capacity:begin -->", "<!-- e2e-capacity:end -->"
+from suara.testing import ServerStartError, start_prefect_server, stop, train_sample_model  # noqa: E402
+
 PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/{db}"
 STAGES = ("collect", "classify", "digest", "reclassify")
@@ -70,21 +70,6 @@ def generate(n: int, path: Path, seed: int = 7) -> Path:
                     row[key] = f"{row[key]}-g{k}"
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
     return path
-
-
-def train_new_model(root: Path) -> str:
-    from models.tfidf import TfidfArgs, TfidfSentimentModel
-    from suara.jobs import SAMPLE_FILE
-
-    rows = [json.loads(line) for line in SAMPLE_FILE.read_text(encoding="utf-8").splitlines()]
-    texts, labels = [], []
-    for label in ("negative", "neutral", "positive"):
-        picked = [r["text"] for r in rows if r["gold"]["sentiment"] == label][:15]
-        texts += picked
-        labels += [label] * len(picked)
-    args = TfidfArgs(min_df=1, max_word_features=2000, max_char_features=2000)
-    model = TfidfSentimentModel.train(texts, labels, args, name="sentiment-bench")
-    return str(model.save_pretrained(root / model.version))
 
 
 # -- one measured run (a child process) -------------------------------------------------------------------------
@@ -190,57 +175,6 @@ def task_overhead(url: str, calls: int = 50) -> float:
 
 
 # -- the parent: servers, databases, children, report -----------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_prefect(home: Path) -> tuple[subprocess.Popen, str]:
-    """A Prefect server (SQLite) on a free port; the flows report to it like to a production server."""
-    import httpx
-
-    port = free_port()
-    env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
-    env["PREFECT_SERVER_UI_ENABLED"] = "false"
-    env.pop("PREFECT_API_URL", None)
-    log = (home / "server.log").open("w")
-    proc = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "prefect"),
-            "server",
-            "start",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    api = f"http://127.0.0.1:{port}/api"
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{api}/health", timeout=2).status_code == 200:
-                return proc, api
-        except httpx.HTTPError:
-            time.sleep(1)
-    stop(proc)
-    raise SystemExit(f"the Prefect server did not start; see {home / 'server.log'}")
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-
-
 def pg_available() -> str | None:
     try:
         import psycopg
@@ -483,10 +417,12 @@ def main() -> None:
         )
     with tempfile.TemporaryDirectory(prefix="suara-bench-") as tmp:
         work = Path(tmp)
-        model = train_new_model(work / "models")
-        (work / "prefect").mkdir()
-        server, api = start_prefect(work / "prefect")
+        model = train_sample_model(work / "models", name="sentiment-bench")
         results: dict = {}
+        try:
+            server, api, _env = start_prefect_server(work / "prefect")
+        except ServerStartError as exc:
+            raise SystemExit(str(exc)) from exc
         try:
             for n in args.sizes:
                 data = generate(n, work / f"items-{n}.jsonl")

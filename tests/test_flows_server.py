@@ -9,16 +9,16 @@ Skips only when PostgreSQL does not answer on 127.0.0.1:5432.
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
+
+from suara import testing
+from suara.testing import stop, tail
 
 pytestmark = pytest.mark.slow
 
@@ -54,65 +54,15 @@ def databases() -> Iterator[tuple[str, str]]:
             conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def stop(proc: subprocess.Popen) -> None:
-    """Stop a process we started in its own session, and its children, by its id."""
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
-
-
-def tail(path: Path, n: int = 3000) -> str:
-    return path.read_text(encoding="utf-8", errors="replace")[-n:] if path.exists() else ""
-
-
 @pytest.fixture
 def prefect_server(databases, tmp_path) -> Iterator[tuple[str, dict[str, str]]]:
-    """A Prefect server on a random free port; yields its API URL and the environment to reach it."""
-    port = free_port()
-    api = f"http://127.0.0.1:{port}/api"
-    env = {
-        **os.environ,
-        "PREFECT_HOME": str(tmp_path / "prefect-home"),
-        "PREFECT_API_DATABASE_CONNECTION_URL": f"postgresql+asyncpg://postgres@127.0.0.1:5432/{databases[0]}",
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_SERVER_UI_ENABLED": "false",
-        "PREFECT_LOGGING_LEVEL": "WARNING",
-    }
-    env.pop("PREFECT_API_URL", None)
-    log = tmp_path / "server.log"
-    with log.open("w") as out:
-        server = subprocess.Popen(
-            [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            cwd=tmp_path,
-        )
+    """A Prefect server on a random free port, backed by PostgreSQL; yields its API URL and client environment."""
+    url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{databases[0]}"
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            assert server.poll() is None, f"prefect server exited early:\n{tail(log)}"
-            try:
-                if httpx.get(f"{api}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, f"prefect server not healthy after 180 s:\n{tail(log)}"
-            time.sleep(1)
-        yield api, {**env, "PREFECT_API_URL": api}
-    finally:
-        stop(server)
+        with testing.prefect_server(tmp_path / "prefect-home", database_url=url) as running:
+            yield running
+    except testing.ServerStartError as exc:
+        pytest.fail(str(exc))
 
 
 def wait_for(what: str, probe, timeout: float, log: Path):

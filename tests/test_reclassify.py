@@ -6,38 +6,25 @@ from __future__ import annotations
 import json
 from collections import Counter
 from datetime import date
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
 from models.sentiment import SentimentModel
-from models.tfidf import TfidfArgs, TfidfSentimentModel
 from storage import db, schema
 from storage import reclassify as rq
 from storage.reclassify import Scope
 from suara import jobs
 from suara.errors import InputError, ModelError
+from suara.testing import train_sample_model
 
 SAMPLE = [json.loads(line) for line in jobs.SAMPLE_FILE.read_text(encoding="utf-8").splitlines()]
 TZ = "Asia/Jakarta"
 
 
-def train_new_model(root: Path) -> str:
-    """A second model, trained in a second on 45 sample rows (15 per gold label): it disagrees often."""
-    texts, labels = [], []
-    for label in ("negative", "neutral", "positive"):
-        rows = [r["text"] for r in SAMPLE if r["gold"]["sentiment"] == label][:15]
-        texts += rows
-        labels += [label] * len(rows)
-    args = TfidfArgs(min_df=1, max_word_features=2000, max_char_features=2000)
-    model = TfidfSentimentModel.train(texts, labels, args, name="sentiment-tiny")
-    return str(model.save_pretrained(root / model.version))
-
-
 @pytest.fixture(scope="module")
 def new_model(tmp_path_factory) -> str:
-    return train_new_model(tmp_path_factory.mktemp("models"))
+    return train_sample_model(tmp_path_factory.mktemp("models"))  # a second model that disagrees often
 
 
 def loaded(engine) -> str:
