@@ -726,11 +726,17 @@ def write_transformer_card(model: TransformerSentimentModel, path: Path) -> None
     """README.md: what the model is, its base, data, metrics, calibration, what it needs, and its limits."""
     base, adapter, card = model.base_encoder, model.adapter, model.card
     training = card.get("training", {})
-    method = (
-        f"LoRA r={adapter.get('r')}, alpha={adapter.get('alpha')} on {', '.join(adapter.get('targets', []))}"
-        if adapter.get("method") == "lora"
-        else f"full fine-tuning, frozen: {', '.join(adapter.get('frozen', []))}"
-    )
+    if adapter.get("method") == "lora":
+        method = f"LoRA r={adapter.get('r')}, alpha={adapter.get('alpha')} on {', '.join(adapter.get('targets', []))}"
+    elif adapter.get("method") == "delta":
+        method = (
+            f"full fine-tuning (`{adapter.get('compressed_from')}`) compressed: each change to a "
+            f"{', '.join(adapter.get('targets', []))} weight as rank-{adapter.get('r')} "
+            f"{adapter.get('factor_dtype')} factors (truncated SVD), biases, layer norms and position embeddings "
+            f"as trained; frozen: {', '.join(adapter.get('frozen', []))}"
+        )
+    else:
+        method = f"full fine-tuning, frozen: {', '.join(adapter.get('frozen', []))}"
     lines = [
         f"# {model.version}",
         "",

@@ -307,9 +307,12 @@ class TransformerSentimentModel(SentimentModel):
     def save_pretrained(self, path: Path | str) -> Path:
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        adapter_weights = {
-            k: v for k, v in self.weights.items() if not k.startswith("encoder.") or "lora_" in k
-        }
+        if self.adapter.get("method") == "full":  # the encoder's weights go apart: too big to release
+            adapter_weights = {
+                k: v for k, v in self.weights.items() if not k.startswith("encoder.") or "lora_" in k
+            }
+        else:
+            adapter_weights = dict(self.weights)
         encoder_weights = {k: v for k, v in self.weights.items() if k not in adapter_weights}
         save_file(adapter_weights, str(path / ADAPTER_FILE), metadata={"format": "pt"})
         files = {"adapter": ADAPTER_FILE}
@@ -376,6 +379,78 @@ class TransformerSentimentModel(SentimentModel):
         return cls(net=net, tokenizer=tokenizer, weights=weights, **config_kwargs(config))
 
 
+def compress_full(
+    model: TransformerSentimentModel,
+    rank: int,
+    *,
+    dtype: torch.dtype = torch.float16,
+    name: str | None = None,
+) -> TransformerSentimentModel:
+    """A releasable copy of a fully fine-tuned model (method "full", 85 MB for e5-small): each changed linear
+    weight ``W`` is kept as the base weight plus the best rank-``rank`` approximation of ``W - W_base`` (truncated
+    SVD), stored as ``dtype`` factors; biases, layer norms and position embeddings are kept as they are (small).
+    The result loads like a LoRA model (method "delta") and gets its own version (under ``name``, by default the
+    model's); measure what the truncation costs (``bench/compress_sentiment.py``) before releasing it."""
+    if model.adapter.get("method") != "full" or model.net is None:
+        raise ModelError(f"{model.version}: compress_full needs a fully fine-tuned torch model")
+    if rank < 1:
+        raise ModelError(f"rank must be at least 1, not {rank}")
+    base_name = model.base_encoder["name"]
+    _tok, base, _ref = load_encoder(base_name, source=model.base_encoder.get("source", "auto"))
+    base_params = dict(base.named_parameters())
+    adapter = {
+        "method": "delta",
+        "r": rank,
+        "targets": list(DEFAULT_TARGETS),
+        "frozen": list(model.adapter.get("frozen", ("embeddings.word_embeddings",))),
+        "factor_dtype": str(dtype).removeprefix("torch."),
+        "compressed_from": model.version,
+        "head": model.adapter.get("head", "mean-pool + linear"),
+        "head_dropout": model.adapter.get("head_dropout", 0.1),
+    }
+    # The delta network's parameter names tell which tensors to carry and in which form.
+    net, tokenizer, _ = build_net(
+        base_name, len(model.labels), adapter, source=model.base_encoder.get("source", "auto")
+    )
+    tuned = dict(model.net.named_parameters())
+    weights: dict[str, torch.Tensor] = {}
+    for pname, p in net.named_parameters():
+        if not p.requires_grad:
+            continue
+        if pname.endswith((".lora_A", ".lora_B")):
+            module = pname.rsplit(".", 1)[0]  # encoder.encoder.layer.0.attention.self.query
+            if pname.endswith(".lora_B"):
+                continue
+            key = module.removeprefix("encoder.") + ".weight"
+            delta = (tuned[module + ".weight"] - base_params[key]).detach().double()
+            u, s, vh = torch.linalg.svd(delta, full_matrices=False)
+            root = s[:rank].sqrt()
+            weights[module + ".lora_B"] = (u[:, :rank] * root).to(dtype).contiguous()
+            weights[module + ".lora_A"] = (root[:, None] * vh[:rank]).to(dtype).contiguous()
+        else:
+            weights[pname] = tuned[pname.replace(".base.", ".")].detach().clone().contiguous()
+    net.load_state_dict(weights, strict=False)
+    merge_lora(net)
+    name = name or model.name
+    card = dict(model.card)
+    card["created_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    return TransformerSentimentModel(
+        net=net,
+        tokenizer=tokenizer,
+        weights=weights,
+        base_encoder=model.base_encoder,
+        adapter=adapter,
+        max_length=model.max_length,
+        prefix=model.prefix,
+        temperature=model.temperature,
+        review_threshold=model.review_threshold,
+        labels=model.labels,
+        name=name,
+        version=registry.new_version(name, _fingerprint(weights)),
+        card=card,
+    )
+
+
 def config_kwargs(config: dict[str, Any]) -> dict[str, Any]:
     """What a saved ``config.json`` gives the model's constructor besides the network, tokenizer and weights."""
     return {
@@ -414,8 +489,17 @@ def build_net(
         frozen = tuple(adapter.get("frozen", ("embeddings.word_embeddings",)))
         for n, p in net.encoder.named_parameters():
             p.requires_grad_(not any(n.startswith(f) for f in frozen))
+    elif method == "delta":
+        # A full fine-tune compressed by ``compress_full``: each large weight's change as rank-r factors (held in
+        # LoRALinear, scale 1), the small tensors (biases, layer norms, position embeddings) verbatim.
+        r = int(adapter["r"])
+        add_lora(net.encoder, adapter.get("targets", DEFAULT_TARGETS), r, float(r))
+        frozen = tuple(adapter.get("frozen", ("embeddings.word_embeddings",)))
+        for n, p in net.encoder.named_parameters():
+            if "lora_" not in n:
+                p.requires_grad_(not n.endswith(".base.weight") and not any(n.startswith(f) for f in frozen))
     else:
-        raise ModelError(f"unknown adapter method {method!r}; use 'lora' or 'full'")
+        raise ModelError(f"unknown adapter method {method!r}; use 'lora', 'full' or 'delta'")
     return net, tokenizer, ref
 
 

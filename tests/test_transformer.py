@@ -21,7 +21,14 @@ from models.train_transformer import (
     train_sentiment_transformer,
     training_set,
 )
-from models.transformer import ADAPTER_FILE, LoRALinear, TransformerSentimentModel, add_lora, merge_lora
+from models.transformer import (
+    ADAPTER_FILE,
+    LoRALinear,
+    TransformerSentimentModel,
+    add_lora,
+    compress_full,
+    merge_lora,
+)
 from suara.errors import ModelError
 
 HELD_OUT = [  # valid / test / dev rows: never in the training rows above
@@ -298,6 +305,52 @@ def test_full_finetuning_saves_the_encoder_apart(tiny_bert: Path, tmp_path: Path
     model = SentimentModel.from_pretrained(path)
     again = SentimentModel.from_pretrained(model.save_pretrained(tmp_path / "copy"))
     np.testing.assert_allclose(again.predict_proba(TEXTS), model.predict_proba(TEXTS), atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def full_model(tiny_bert: Path, tmp_path_factory: pytest.TempPathFactory) -> TransformerSentimentModel:
+    root = tmp_path_factory.mktemp("full")
+    args = tiny_args(encoder=str(tiny_bert), method="full", lr=3e-3, max_steps=30, name="sentiment-tiny-full")
+    path = train_sentiment_transformer(
+        write_data_dir(root / "data"), out_root=root / "m", args=args, run_dir=root / "r", log=print
+    )
+    return SentimentModel.from_pretrained(path)
+
+
+def test_compressing_a_full_finetune_at_full_rank_keeps_its_function(full_model, tmp_path: Path):
+    # hidden 32: rank 32 keeps every singular value of every change, so only float rounding differs
+    small = compress_full(full_model, 32, dtype=torch.float32, name="sentiment-tiny")
+    assert small.adapter["method"] == "delta" and small.adapter["compressed_from"] == full_model.version
+    assert small.version.startswith("sentiment-tiny-") and small.version != full_model.version
+    np.testing.assert_allclose(small.logits(TEXTS), full_model.logits(TEXTS), atol=1e-4)
+    path = small.save_pretrained(tmp_path / "m")
+    assert not (path / "encoder.safetensors").exists()  # everything it needs is in the adapter file
+    again = SentimentModel.from_pretrained(path)
+    np.testing.assert_allclose(again.logits(TEXTS), small.logits(TEXTS), atol=1e-5)
+
+
+def test_a_low_rank_compression_is_smaller_and_changes_the_function_a_little(full_model, tmp_path: Path):
+    full_logits = full_model.logits(TEXTS)
+    low = compress_full(full_model, 2)  # fp16 factors
+    assert low.weights["encoder.encoder.layer.0.attention.self.query.lora_A"].dtype == torch.float16
+    assert low.weights["encoder.encoder.layer.0.attention.self.query.lora_A"].shape == (2, 32)
+    err_low = np.abs(low.logits(TEXTS) - full_logits).mean()
+    err_mid = np.abs(compress_full(full_model, 8).logits(TEXTS) - full_logits).mean()
+    assert 0 < err_mid < err_low  # more rank, closer to the full model
+    size = low.release_size(low.save_pretrained(tmp_path / "low"))
+    full_size = sum(f.stat().st_size for f in Path(tmp_path / "low").iterdir())
+    assert size == full_size
+    big = compress_full(full_model, 32, dtype=torch.float32)
+    assert size < big.release_size(big.save_pretrained(tmp_path / "big"))
+    again = SentimentModel.from_pretrained(tmp_path / "low")
+    np.testing.assert_allclose(again.logits(TEXTS), low.logits(TEXTS), atol=1e-4)
+
+
+def test_only_a_full_finetune_can_be_compressed(trained, full_model):
+    with pytest.raises(ModelError, match="fully fine-tuned"):
+        compress_full(SentimentModel.from_pretrained(trained[0]), 4)
+    with pytest.raises(ModelError, match="at least 1"):
+        compress_full(full_model, 0)
 
 
 # -- inference ------------------------------------------------------------------------------------------------
