@@ -36,6 +36,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from bench._args import add_data_dir  # noqa: E402
+
 BEGIN, END = "<!-- sentiment-speed:begin -->", "<!-- sentiment-speed:end -->"
 HEADING = "## Sentiment inference speed (`bench/bench_sentiment_speed.py`)"
 PATHS = ("naive", "torch", "int8", "onnx", "onnx-int8", "fast")
@@ -150,11 +152,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1000, help="posts per batched path")
     parser.add_argument("--n-naive", type=int, default=200, help="posts for the batch-1 pipeline")
     parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument(
-        "--data-dir",
-        type=Path,
-        default=Path(os.environ.get("SUARA_DATA_DIR", ROOT.parent / "shared" / "data")),
-    )
+    add_data_dir(parser)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "BENCHMARKS.md")
     parser.add_argument("--worker", choices=PATHS, help=argparse.SUPPRESS)
     args = parser.parse_args()

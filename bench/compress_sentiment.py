@@ -26,6 +26,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from bench._args import add_data_dir  # noqa: E402
 from bench._markers import write_between  # noqa: E402
 from models.evaluate import score  # noqa: E402
 from models.sentiment import SentimentModel  # noqa: E402
@@ -52,11 +53,7 @@ def main() -> None:
     parser.add_argument("--save-rank", type=int, default=None)
     parser.add_argument("--name", default="sentiment-e5", help="name of the saved compressed model")
     parser.add_argument("--out", type=Path, default=ROOT / "model_store")
-    parser.add_argument(
-        "--data-dir",
-        type=Path,
-        default=Path(os.environ.get("SUARA_DATA_DIR", ROOT.parent / "shared" / "data")),
-    )
+    add_data_dir(parser)
     parser.add_argument("--docs", type=Path, default=ROOT / "docs" / "MODELS.md")
     parser.add_argument("--print", action="store_true", help="print the table, leave the docs alone")
     args = parser.parse_args()

@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from bench._args import add_data_dir  # noqa: E402
 from models.train_transformer import (  # noqa: E402
     TrainingArgs,
     evaluation_sets,
@@ -50,11 +51,7 @@ def add_training_args(parser: argparse.ArgumentParser) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--data-dir",
-        type=Path,
-        default=Path(os.environ.get("SUARA_DATA_DIR", ROOT.parent / "shared" / "data")),
-    )
+    add_data_dir(parser)
     parser.add_argument(
         "--out", type=Path, default=Path(os.environ.get("SUARA_MODEL_DIR", ROOT / "model_store"))
     )
