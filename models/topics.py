@@ -301,11 +301,15 @@ class TopicModel:
         args: TopicArgs | None = None,
         *,
         embeddings: np.ndarray | None = None,
+        seed_embeddings: np.ndarray | None = None,
         name: str = "topics-e5",
         card: dict[str, Any] | None = None,
         cache_dir: Path | None = None,
     ) -> TopicModel:
-        """Fit on labelled ``texts`` (each with its topic ids) plus the taxonomy's seed examples."""
+        """Fit on labelled ``texts`` (each with its topic ids) plus the taxonomy's seed examples.
+
+        ``embeddings`` (of ``texts``) and ``seed_embeddings`` (of ``taxonomy.seed_examples()``) skip the
+        embedder; by default both come from ``args.embedder`` through the embeddings cache."""
         from sklearn.linear_model import LogisticRegression
         from sklearn.model_selection import KFold
 
@@ -319,9 +323,11 @@ class TopicModel:
         if embeddings is None:
             emb = embed_cached(all_texts, args.embedder, cache_dir=cache_dir)
         else:
-            emb = np.vstack(
-                [embeddings, embed_cached([s for s, _ in seeds], args.embedder, cache_dir=cache_dir)]
-            )
+            if seed_embeddings is None:
+                seed_embeddings = embed_cached([s for s, _ in seeds], args.embedder, cache_dir=cache_dir)
+            if len(seed_embeddings) != len(seeds):
+                raise ModelError(f"{len(seed_embeddings)} seed embeddings for {len(seeds)} seed examples")
+            emb = np.vstack([embeddings, seed_embeddings])
         kw = keyword_matrix(taxonomy, all_texts, lexicon)
         description_emb = (
             embed_cached(description_texts(taxonomy), args.embedder, cache_dir=cache_dir)

