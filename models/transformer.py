@@ -424,9 +424,13 @@ def compress_full(
             key = module.removeprefix("encoder.") + ".weight"
             delta = (tuned[module + ".weight"] - base_params[key]).detach().double()
             u, s, vh = torch.linalg.svd(delta, full_matrices=False)
-            root = s[:rank].sqrt()
-            weights[module + ".lora_B"] = (u[:, :rank] * root).to(dtype).contiguous()
-            weights[module + ".lora_A"] = (root[:, None] * vh[:rank]).to(dtype).contiguous()
+            k = min(rank, s.numel())  # a rank above the matrix's own: the rest of the factors stay zero
+            root = s[:k].sqrt()
+            factor_b = torch.zeros(delta.shape[0], rank, dtype=torch.float64)
+            factor_a = torch.zeros(rank, delta.shape[1], dtype=torch.float64)
+            factor_b[:, :k], factor_a[:k] = u[:, :k] * root, root[:, None] * vh[:k]
+            weights[module + ".lora_B"] = factor_b.to(dtype).contiguous()
+            weights[module + ".lora_A"] = factor_a.to(dtype).contiguous()
         else:
             weights[pname] = tuned[pname.replace(".base.", ".")].detach().clone().contiguous()
     net.load_state_dict(weights, strict=False)

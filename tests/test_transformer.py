@@ -318,8 +318,11 @@ def full_model(tiny_bert: Path, tmp_path_factory: pytest.TempPathFactory) -> Tra
 
 
 def test_compressing_a_full_finetune_at_full_rank_keeps_its_function(full_model, tmp_path: Path):
-    # hidden 32: rank 32 keeps every singular value of every change, so only float rounding differs
+    # hidden 32: rank 32 keeps every singular value of every change, so only float rounding differs; a rank
+    # above that is the same function with zero-padded factors
     small = compress_full(full_model, 32, dtype=torch.float32, name="sentiment-tiny")
+    padded = compress_full(full_model, 40, dtype=torch.float32)
+    np.testing.assert_allclose(padded.logits(TEXTS), small.logits(TEXTS), atol=1e-5)
     assert small.adapter["method"] == "delta" and small.adapter["compressed_from"] == full_model.version
     assert small.version.startswith("sentiment-tiny-") and small.version != full_model.version
     np.testing.assert_allclose(small.logits(TEXTS), full_model.logits(TEXTS), atol=1e-4)
