@@ -43,6 +43,7 @@ from models.encoders import E5_SMALL
 from models.evaluate import score
 from models.train import DATA_NOTES
 from models.transformer import (
+    DEFAULT_FROZEN,
     DEFAULT_TARGETS,
     MAX_RELEASE_BYTES,
     SentimentNet,
@@ -69,7 +70,7 @@ class TrainingArgs:
     lora_dropout: float = 0.0  # > 0 costs about 20% more time per step on a CPU (random masks)
     lora_targets: tuple[str, ...] = DEFAULT_TARGETS
     lora_top_layers: int | None = None  # adapt only the last N encoder layers (cheaper steps); None: all
-    frozen: tuple[str, ...] = ("embeddings.word_embeddings",)  # method "full": parameter name prefixes
+    frozen: tuple[str, ...] = DEFAULT_FROZEN  # method "full": parameter name prefixes
     lr: float = 5e-4
     head_lr: float = 1e-3
     weight_decay: float = 0.01

@@ -48,6 +48,9 @@ ADAPTER_FILE = "adapter.safetensors"
 ENCODER_FILE = "encoder.safetensors"  # method "full" only: too big to release
 MAX_RELEASE_BYTES = 10 * 1024 * 1024
 DEFAULT_TARGETS = ("query", "key", "value", "dense")
+DEFAULT_FROZEN = (
+    "embeddings.word_embeddings",
+)  # full fine-tuning leaves these as they are (parameter prefixes)
 STRUCTURAL_KEYS = frozenset(
     {"kind", "task", "name", "version", "labels", "base_encoder", "adapter", "max_length", "prefix"}
     | {"temperature", "review_threshold", "weights"}
@@ -395,43 +398,39 @@ def compress_full(
         raise ModelError(f"{model.version}: compress_full needs a fully fine-tuned torch model")
     if rank < 1:
         raise ModelError(f"rank must be at least 1, not {rank}")
-    base_name = model.base_encoder["name"]
-    _tok, base, _ref = load_encoder(base_name, source=model.base_encoder.get("source", "auto"))
-    base_params = dict(base.named_parameters())
     adapter = {
         "method": "delta",
         "r": rank,
         "targets": list(DEFAULT_TARGETS),
-        "frozen": list(model.adapter.get("frozen", ("embeddings.word_embeddings",))),
+        "frozen": list(model.adapter.get("frozen", DEFAULT_FROZEN)),
         "factor_dtype": str(dtype).removeprefix("torch."),
         "compressed_from": model.version,
         "head": model.adapter.get("head", "mean-pool + linear"),
         "head_dropout": model.adapter.get("head_dropout", 0.1),
     }
-    # The delta network's parameter names tell which tensors to carry and in which form.
+    # The delta network, freshly built, holds the base weights; its trainable parameters are what to carry.
     net, tokenizer, _ = build_net(
-        base_name, len(model.labels), adapter, source=model.base_encoder.get("source", "auto")
+        model.base_encoder["name"],
+        len(model.labels),
+        adapter,
+        source=model.base_encoder.get("source", "auto"),
     )
     tuned = dict(model.net.named_parameters())
     weights: dict[str, torch.Tensor] = {}
-    for pname, p in net.named_parameters():
-        if not p.requires_grad:
+    for mname, module in net.named_modules():
+        if not isinstance(module, LoRALinear):
             continue
-        if pname.endswith((".lora_A", ".lora_B")):
-            module = pname.rsplit(".", 1)[0]  # encoder.encoder.layer.0.attention.self.query
-            if pname.endswith(".lora_B"):
-                continue
-            key = module.removeprefix("encoder.") + ".weight"
-            delta = (tuned[module + ".weight"] - base_params[key]).detach().double()
-            u, s, vh = torch.linalg.svd(delta, full_matrices=False)
-            k = min(rank, s.numel())  # a rank above the matrix's own: the rest of the factors stay zero
-            root = s[:k].sqrt()
-            factor_b = torch.zeros(delta.shape[0], rank, dtype=torch.float64)
-            factor_a = torch.zeros(rank, delta.shape[1], dtype=torch.float64)
-            factor_b[:, :k], factor_a[:k] = u[:, :k] * root, root[:, None] * vh[:k]
-            weights[module + ".lora_B"] = factor_b.to(dtype).contiguous()
-            weights[module + ".lora_A"] = factor_a.to(dtype).contiguous()
-        else:
+        delta = (tuned[mname + ".weight"] - module.base.weight).detach().double()
+        u, s, vh = torch.linalg.svd(delta, full_matrices=False)
+        k = min(rank, s.numel())  # a rank above the matrix's own: the rest of the factors stay zero
+        root = s[:k].sqrt()
+        factor_b = torch.zeros(delta.shape[0], rank, dtype=torch.float64)
+        factor_a = torch.zeros(rank, delta.shape[1], dtype=torch.float64)
+        factor_b[:, :k], factor_a[:k] = u[:, :k] * root, root[:, None] * vh[:k]
+        weights[mname + ".lora_B"] = factor_b.to(dtype).contiguous()
+        weights[mname + ".lora_A"] = factor_a.to(dtype).contiguous()
+    for pname, p in net.named_parameters():
+        if p.requires_grad and pname not in weights:  # biases, layer norms, position embeddings, head
             weights[pname] = tuned[pname.replace(".base.", ".")].detach().clone().contiguous()
     net.load_state_dict(weights, strict=False)
     merge_lora(net)
@@ -490,7 +489,7 @@ def build_net(
             top_layers=adapter.get("top_layers"),
         )
     elif method == "full":
-        frozen = tuple(adapter.get("frozen", ("embeddings.word_embeddings",)))
+        frozen = tuple(adapter.get("frozen", DEFAULT_FROZEN))
         for n, p in net.encoder.named_parameters():
             p.requires_grad_(not any(n.startswith(f) for f in frozen))
     elif method == "delta":
@@ -498,7 +497,7 @@ def build_net(
         # LoRALinear, scale 1), the small tensors (biases, layer norms, position embeddings) verbatim.
         r = int(adapter["r"])
         add_lora(net.encoder, adapter.get("targets", DEFAULT_TARGETS), r, float(r))
-        frozen = tuple(adapter.get("frozen", ("embeddings.word_embeddings",)))
+        frozen = tuple(adapter.get("frozen", DEFAULT_FROZEN))
         for n, p in net.encoder.named_parameters():
             if "lora_" not in n:
                 p.requires_grad_(not n.endswith(".base.weight") and not any(n.startswith(f) for f in frozen))
