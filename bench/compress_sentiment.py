@@ -36,13 +36,13 @@ from models.transformer import compress_full  # noqa: E402
 BEGIN, END = "<!-- compress-table:begin -->", "<!-- compress-table:end -->"
 
 
-def scores(model, sets) -> tuple[dict[str, float], dict[str, np.ndarray]]:
-    f1, preds = {}, {}
+def scores(model, sets) -> tuple[dict[str, dict], dict[str, np.ndarray]]:
+    """Per set: the metrics (``models.evaluate.score``) and the predicted label indices."""
+    metrics, preds = {}, {}
     for name, (texts, labels) in sets.items():
-        pred = model.logits(texts).argmax(axis=1)
-        preds[name] = pred
-        f1[name] = 100 * score(labels, [model.labels[i] for i in pred], model.labels)["macro_f1"]
-    return f1, preds
+        preds[name] = model.logits(texts).argmax(axis=1)
+        metrics[name] = score(labels, [model.labels[i] for i in preds[name]], model.labels)
+    return metrics, preds
 
 
 def main() -> None:
@@ -61,7 +61,8 @@ def main() -> None:
     torch.manual_seed(0)
     full = SentimentModel.from_pretrained(args.model)
     sets = evaluation_sets(args.data_dir)
-    ref_f1, ref_pred = scores(full, sets)
+    ref_metrics, ref_pred = scores(full, sets)
+    ref_f1 = {c: 100 * m["macro_f1"] for c, m in ref_metrics.items()}
     cols = list(sets)
     lines = [
         "| model | release size | " + " | ".join(cols) + " | labels equal to full (all sets) | seconds |",
@@ -75,7 +76,8 @@ def main() -> None:
     for rank in args.ranks:
         t0 = time.perf_counter()
         small = compress_full(full, rank, dtype=dtype, name=args.name)
-        f1, pred = scores(small, sets)
+        metrics, pred = scores(small, sets)
+        f1 = {c: 100 * m["macro_f1"] for c, m in metrics.items()}
         seconds = time.perf_counter() - t0
         same = np.mean(np.concatenate([pred[c] == ref_pred[c] for c in cols]))
         with tempfile.TemporaryDirectory() as tmp:
@@ -87,9 +89,7 @@ def main() -> None:
         )
         print(lines[-1], flush=True)
         if rank == args.save_rank:
-            small.card["metrics"] = {
-                c: {**score(sets[c][1], [small.labels[i] for i in pred[c]], small.labels)} for c in cols
-            }
+            small.card["metrics"] = metrics
             small.card["evaluation_note"] = (
                 f"compressed from `{full.version}` (rank {rank}); calibration is the full model's"
             )
