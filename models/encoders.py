@@ -504,6 +504,17 @@ class TransformerEmbedder:
         self.max_length = max_length
         self.prefix = prefix
 
+    @classmethod
+    def wrap(
+        cls, tokenizer: Any, model: Any, *, name: str, max_length: int = 128, prefix: str = "query: "
+    ) -> TransformerEmbedder:
+        """Vectors from an encoder already loaded, e.g. a fine-tuned model's (``sentiment.net.encoder``)."""
+        out = cls.__new__(cls)
+        out.tokenizer, out.model, out.ref = tokenizer, model, name
+        out.name, out.dim = name, int(model.config.hidden_size)
+        out.max_length, out.prefix = max_length, prefix
+        return out
+
     def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
         import torch
 

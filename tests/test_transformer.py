@@ -428,6 +428,10 @@ def test_transformer_embedder_mean_pools_and_normalises(tiny_bert: Path):
     one = np.vstack([emb.encode([t]) for t in TEXTS[:5]])
     np.testing.assert_allclose(v[:5], one, atol=1e-5)  # order kept, padding masked out
     assert emb.encode([]).shape == (0, 32)
+    # an encoder already in memory (a fine-tuned model's) gives the same vectors through wrap
+    wrapped = TransformerEmbedder.wrap(emb.tokenizer, emb.model, name="in-memory", max_length=16, prefix="")
+    assert isinstance(wrapped, Embedder) and wrapped.dim == 32 and wrapped.name == "in-memory"
+    np.testing.assert_allclose(wrapped.encode(TEXTS + ODD, batch_size=4), v, atol=1e-6)
 
 
 def test_e5_small_is_a_registered_embedder():
