@@ -31,6 +31,7 @@ from models.encoders import E5_SMALL  # noqa: E402
 from models.taxonomy import load_taxonomy  # noqa: E402
 from models.text import load_lexicon  # noqa: E402
 from models.topics import decode, keyword_matrix, keyword_scores, load_topic_labels, topic_scores  # noqa: E402
+from models.train_transformer import _collate  # noqa: E402
 from models.transformer import DEFAULT_TARGETS, build_net, predict_logits  # noqa: E402
 
 SAMPLE = ROOT / "suara" / "sample" / "feedback.jsonl"
@@ -95,12 +96,7 @@ def main() -> None:
         order, running = rng.permutation(len(texts)), 0.0
         for b in range(0, len(order), args.batch_size):
             idx = order[b : b + args.batch_size]
-            width = max(len(encoded[i]) for i in idx)
-            input_ids = torch.zeros((len(idx), width), dtype=torch.long)
-            mask = torch.zeros((len(idx), width), dtype=torch.long)
-            for r, i in enumerate(idx):
-                input_ids[r, : len(encoded[i])] = torch.tensor(encoded[i])
-                mask[r, : len(encoded[i])] = 1
+            input_ids, mask = _collate(encoded, idx, 0)  # pads are masked out, whatever their id
             loss = loss_fn(net(input_ids, mask), torch.tensor(y[idx]))
             optimizer.zero_grad()
             loss.backward()

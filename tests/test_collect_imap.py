@@ -41,6 +41,7 @@ from collectors.imap import (
 )
 from storage import db, schema
 from suara.jobs import run_collector
+from suara.testing import free_port
 
 FIXTURES = Path(__file__).parent / "fixtures" / "imap"
 ALL_FIXTURES = sorted(FIXTURES.glob("*.eml"))
@@ -68,12 +69,6 @@ def _dovecot_binary() -> str | None:
     if found:
         return found
     return next((p for p in ("/usr/sbin/dovecot", "/usr/local/sbin/dovecot") if os.access(p, os.X_OK)), None)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _config(root: Path, port: int) -> str:
@@ -235,7 +230,7 @@ def running_dovecot() -> Iterator[DovecotServer]:
         if os.geteuid() == 0:
             mail_user = pwd.getpwnam("dovecot")
             os.chown(root / "mail", mail_user.pw_uid, mail_user.pw_gid)
-        port = _free_port()
+        port = free_port()
         conf = root / "dovecot.conf"
         conf.write_text(_config(root, port))
         proc = subprocess.Popen(

@@ -8,7 +8,6 @@ from __future__ import annotations
 import email
 import json
 import re
-import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -29,18 +28,13 @@ from storage.schema import items, runs
 from suara import jobs
 from suara.config import Settings
 from suara.errors import InputError
+from suara.testing import free_port
 
 WEEK = Period.ending("week", date(2026, 11, 15))
 NOW = datetime(2026, 11, 16, 1, 0, tzinfo=UTC)
 
 
 # -- local servers ----------------------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @dataclass
 class Mailbox:
     messages: list = field(default_factory=list)
