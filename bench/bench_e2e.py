@@ -11,8 +11,10 @@ called directly (``suara.jobs``) and as Prefect flows against a local Prefect se
 - reclassify: a second TF-IDF model (trained here in a second) relabels every item; items/s;
 - tiers: "fast" classifies with the released TF-IDF model; "transformer" with the released transformer on ONNX
   Runtime int8 (``--transformer``, default the newest released one ``+onnx-int8``), for the runs named in
-  ``--transformer-runs`` (10k on PostgreSQL by default: it is ~10× slower per item); topics stay off
-  (`classify` runs with topics off here: the e5 encoder has its own benchmark, bench/bench_topics.py).
+  ``--transformer-runs`` (10k on PostgreSQL by default: it is ~10× slower per item). The transformer tier classifies
+  as the product does by default: sentiment and topics (``topics-e5-shared``, which reads the sentiment model's
+  vectors) from one encoder pass. The fast tier classifies sentiment only (topics would need an e5 encoder pass:
+  bench/bench_topics.py).
 
 Writes between markers in docs/BENCHMARKS.md and the capacity arithmetic in docs/DEPLOY.md.
 """
@@ -95,7 +97,7 @@ def child(args: argparse.Namespace) -> None:
     if args.mode == "direct":
         collected = timed("collect", lambda: jobs.collect_file(engine, args.data).as_dict())
         classified = timed(
-            "classify", lambda: jobs.classify_pending(engine, batch_size=1000, topics=False).classified
+            "classify", lambda: jobs.classify_pending(engine, batch_size=1000, topics=args.topics).classified
         )
         last_day = jobs.latest_local_day(engine, tz)
         timed("digest", lambda: jobs.write_digest(engine, period="week", last_day=last_day, out_dir=out))
@@ -113,7 +115,8 @@ def child(args: argparse.Namespace) -> None:
             "collect", lambda: collect_file(CollectFileParams(path=args.data, database_url=args.db))
         )
         classified = timed(
-            "classify", lambda: classify(ClassifyParams(database_url=args.db, topics=False))["classified"]
+            "classify",
+            lambda: classify(ClassifyParams(database_url=args.db, topics=args.topics))["classified"],
         )
         last_day = jobs.latest_local_day(engine, tz)
         timed(
@@ -207,7 +210,7 @@ def run_child(
         "SUARA_SENTIMENT_MODEL": sentiment or "sentiment-tfidf",
     }
     cmd = [sys.executable, __file__, "--child", "--mode", mode, "--db", url, "--data", str(data)]
-    cmd += ["--model", model, "--work", str(work / tag)]
+    cmd += ["--model", model, "--work", str(work / tag)] + (["--topics"] if sentiment else [])
     (work / tag).mkdir(exist_ok=True)
     try:
         start = time.perf_counter()
@@ -234,7 +237,8 @@ def report(results: dict, sizes: list[int], stores: list[str], skipped: dict[str
     lines = [
         f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC · {os.cpu_count()} CPUs (shared) · Python "
         f"{platform.python_version()} · classify: fast tier = released TF-IDF sentiment, transformer tier = "
-        f"{transformer_label(results)}; topics off · "
+        f"{transformer_label(results)} with topics from the same pass (`topics-e5-shared`); fast tier without "
+        "topics · "
         "one process per row · Prefect server on "
         "SQLite at 127.0.0.1",
         "",
@@ -260,10 +264,6 @@ def report(results: dict, sizes: list[int], stores: list[str], skipped: dict[str
                 f"{t['digest']:.1f} | {total:.1f} | {rate(n, total)} | {rate(n, t['reclassify'])} | "
                 f"{t['model load']:.1f} | {r['rss_mb']:.0f} | {overhead} |"
             )
-    lines.append(
-        "| — | — | — | topics | not in these runs: the e5 encoder dominates, and its embedding cache (keyed by "
-        "batch text) would make repeated runs incomparable; see the topics benchmark | | | | | | | | |"
-    )
     for what, why in skipped.items():
         lines.append(f"| {what} | | | not run | {why} | | | | | | | | |")
     overheads = [r["times"]["task overhead ms"] for r in results.values() if "task overhead ms" in r["times"]]
@@ -341,8 +341,9 @@ def capacity(results: dict, sizes: list[int], stores: list[str]) -> str:
         "Collection from the real sources is bound by their rate limits and plan quotas before CPU. The digest "
         "loads every row it reads into one process: the last column is a straight extrapolation, and at these "
         "volumes the digest has to aggregate in SQL instead (not measured). The transformer rows use its classify "
-        "time per item from the transformer-tier run (ONNX Runtime int8); topic classification (the e5 encoder, "
-        "measured in the topics benchmark) is in neither: it adds one more encoder pass per item.",
+        "time per item from the transformer-tier run (ONNX Runtime int8, sentiment and topics from one encoder "
+        "pass); the fast rows classify sentiment only (topics would add an e5 encoder pass per item: see the "
+        "topics benchmark).",
     ]
     return "\n".join(lines)
 
@@ -395,6 +396,7 @@ def main() -> None:
     parser.add_argument("--data")
     parser.add_argument("--model")
     parser.add_argument("--work")
+    parser.add_argument("--topics", action="store_true")
     args = parser.parse_args()
     if args.child:
         child(args)

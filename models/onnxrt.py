@@ -40,6 +40,9 @@ OPSET = 17
 # the file 118 MB instead of 407 MB but cost 1.5 macro-F1 points on the public-service dev set (docs/MODELS.md).
 QUANTIZED_OPS = ("MatMul", "Attention")
 FILES = {"onnx": "model.onnx", "onnx-int8": "model.int8.onnx"}
+# The graph's outputs: the logits and the unit-length sentence vectors of the same pass (the topic head reads
+# them), so classification with topics costs one encoder pass.
+OUTPUTS = ("logits", "vectors")
 
 
 def default_onnx_dir() -> Path:
@@ -75,6 +78,7 @@ def _key(version: str, weights: dict[str, Any], base_encoder: dict[str, Any]) ->
             "ort": onnxruntime.__version__,
             "opset": OPSET,
             "quantized": QUANTIZED_OPS,
+            "outputs": OUTPUTS,
         },
         sort_keys=True,
     )
@@ -110,16 +114,20 @@ def load_cached(
 
 
 def export(model: TransformerSentimentModel, path: Path) -> Path:
-    """The fp32 network as ONNX with dynamic batch and sequence axes (inputs: input_ids, attention_mask)."""
+    """The fp32 network as ONNX with dynamic batch and sequence axes (inputs: input_ids, attention_mask;
+    outputs: logits, vectors)."""
     import torch
 
-    net = model.net.eval()
+    from models.transformer import LogitsAndVectors
+
+    net = LogitsAndVectors(model.net.eval())
     ids = torch.ones((2, 8), dtype=torch.long)
     mask = torch.ones((2, 8), dtype=torch.long)
     axes = {
         "input_ids": {0: "batch", 1: "seq"},
         "attention_mask": {0: "batch", 1: "seq"},
         "logits": {0: "batch"},
+        "vectors": {0: "batch"},
     }
     with warnings.catch_warnings(), torch.inference_mode():
         warnings.simplefilter("ignore")  # TorchScript-exporter deprecation and tracer notes
@@ -128,7 +136,7 @@ def export(model: TransformerSentimentModel, path: Path) -> Path:
             (ids, mask),
             str(path),
             input_names=["input_ids", "attention_mask"],
-            output_names=["logits"],
+            output_names=list(OUTPUTS),
             dynamic_axes=axes,
             opset_version=OPSET,
             do_constant_folding=True,
@@ -236,19 +244,23 @@ class OnnxSentimentModel(TransformerSentimentModel):
         self.version = f"{self.version}+{runtime}"
         return self
 
-    def logits(self, texts: Sequence[str]) -> np.ndarray:
+    def logits_and_vectors(
+        self, texts: Sequence[str], *, vectors: bool = True
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         from models.encoders import length_sorted_batches
 
         texts = list(texts)
-        out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
+        logits_out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
+        vectors_out = np.zeros((len(texts), self.embedding_dim), dtype=np.float32) if vectors else None
+        wanted = list(OUTPUTS) if vectors else ["logits"]
         for idx, ids, mask in length_sorted_batches(
             self.tokenizer, texts, max_length=self.max_length, prefix=self.prefix, batch_size=self.batch_size
         ):
-            (logits,) = self.session.run(
-                ["logits"], {"input_ids": ids.numpy(), "attention_mask": mask.numpy()}
-            )
-            out[idx] = logits
-        return out
+            outputs = self.session.run(wanted, {"input_ids": ids.numpy(), "attention_mask": mask.numpy()})
+            logits_out[idx] = outputs[0]
+            if vectors_out is not None:
+                vectors_out[idx] = outputs[1]
+        return logits_out, vectors_out
 
     def quantized(self, **_: Any) -> TransformerSentimentModel:
         raise ModelError(f"{self.version} already runs on ONNX Runtime; load '<name>+onnx-int8' for int8")

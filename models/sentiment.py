@@ -110,7 +110,17 @@ class SentimentModel(ABC):
 
     def predict_detailed(self, texts: Sequence[str]) -> list[Prediction]:
         """Label, confidence and every class score per text (what the store keeps)."""
-        proba = self.predict_proba(list(texts))
+        return self.details(self.predict_proba(list(texts)))
+
+    #: The embedder name of this model's sentence vectors (``sentiment:<version>``); None: it gives none.
+    embedder_name: str | None = None
+
+    def predict_detailed_with_vectors(self, texts: Sequence[str]) -> tuple[list[Prediction], np.ndarray]:
+        """``predict_detailed`` plus the sentence vectors of the same pass, for models that have an encoder."""
+        raise ModelError(f"{self.version} gives no sentence vectors (a {self.kind} model has no encoder)")
+
+    def details(self, proba: np.ndarray) -> list[Prediction]:
+        """Predictions from calibrated probabilities (rows in ``self.labels`` order)."""
         return [
             Prediction(
                 label=self.labels[int(row.argmax())],

@@ -223,6 +223,7 @@ class TopicModel:
         self.topic_ids = taxonomy.learned_ids
         self.labels = taxonomy.ids
         self._embedder: Embedder | None = None
+        self.model_dir: Path | None = None  # where a ``sentiment:<version>`` embedder is looked up too
 
     @property
     def embedder_name(self) -> str:
@@ -231,8 +232,17 @@ class TopicModel:
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
-            self._embedder = get_embedder(self.args.embedder)
+            self._embedder = get_embedder(self.args.embedder, self.model_dir)
         return self._embedder
+
+    def use_embedder(self, embedder: Embedder) -> None:
+        """Encode with ``embedder`` (one already loaded, e.g. the sentiment model's) instead of loading
+        ``embedder_name`` again; it must be the embedder this model was trained on."""
+        if embedder.name != self.embedder_name:
+            raise ModelError(
+                f"{self.version} was trained on {self.embedder_name!r} vectors, not {embedder.name!r}"
+            )
+        self._embedder = embedder
 
     # -- inference --------------------------------------------------------------------------------------------
     def _embeddings(self, texts: list[str], embeddings: np.ndarray | None) -> np.ndarray:
@@ -305,15 +315,20 @@ class TopicModel:
         name: str = "topics-e5",
         card: dict[str, Any] | None = None,
         cache_dir: Path | None = None,
+        embedder: Embedder | None = None,
     ) -> TopicModel:
         """Fit on labelled ``texts`` (each with its topic ids) plus the taxonomy's seed examples.
 
         ``embeddings`` (of ``texts``) and ``seed_embeddings`` (of ``taxonomy.seed_examples()``) skip the
-        embedder; by default both come from ``args.embedder`` through the embeddings cache."""
+        embedder; by default both come from ``args.embedder`` (or ``embedder``, one already loaded under that
+        name) through the embeddings cache."""
         from sklearn.linear_model import LogisticRegression
         from sklearn.model_selection import KFold
 
         args = args or TopicArgs()
+        if embedder is not None and embedder.name != args.embedder:
+            raise ModelError(f"the embedder given is {embedder.name!r}, the arguments name {args.embedder!r}")
+        source: Embedder | str = embedder or args.embedder
         ids = taxonomy.learned_ids
         for n, labels in enumerate(topics, start=1):
             taxonomy.check_labels(labels, f"labelled item {n}")
@@ -321,16 +336,16 @@ class TopicModel:
         seeds = taxonomy.seed_examples()
         all_texts = list(texts) + [s for s, _ in seeds]
         if embeddings is None:
-            emb = embed_cached(all_texts, args.embedder, cache_dir=cache_dir)
+            emb = embed_cached(all_texts, source, cache_dir=cache_dir)
         else:
             if seed_embeddings is None:
-                seed_embeddings = embed_cached([s for s, _ in seeds], args.embedder, cache_dir=cache_dir)
+                seed_embeddings = embed_cached([s for s, _ in seeds], source, cache_dir=cache_dir)
             if len(seed_embeddings) != len(seeds):
                 raise ModelError(f"{len(seed_embeddings)} seed embeddings for {len(seeds)} seed examples")
             emb = np.vstack([embeddings, seed_embeddings])
         kw = keyword_matrix(taxonomy, all_texts, lexicon)
         description_emb = (
-            embed_cached(description_texts(taxonomy), args.embedder, cache_dir=cache_dir)
+            embed_cached(description_texts(taxonomy), source, cache_dir=cache_dir)
             if args.description_scale
             else None
         )
@@ -449,7 +464,7 @@ class TopicModel:
             args = TopicArgs(**config.get("args", {}))
             skip = {"kind", "task", "name", "version", "labels", "topic_ids", "fallback", "embedder",
                     "thresholds", "args", "taxonomy", "normalizer"}  # fmt: skip
-            return cls(
+            model = cls(
                 taxonomy=taxonomy,
                 coef=weights["coef"],
                 intercept=weights["intercept"],
@@ -464,6 +479,8 @@ class TopicModel:
             )
         except (KeyError, OSError, ValueError, TypeError) as exc:
             raise ModelError(f"{path}: cannot load the topic model ({exc})") from exc
+        model.model_dir = model_dir
+        return model
 
 
 def _best_threshold(gold: np.ndarray, scores: np.ndarray) -> float:
@@ -534,11 +551,14 @@ def classify_topics_pending(
     model_ref: str | None = None,
     batch_size: int = 1000,
     model_dir: Path | None = None,
-    default: str = "topics-e5",
+    default: str = "topics-e5-shared",
+    embedder: Embedder | None = None,
 ) -> tuple[int, str]:
     """Give every stored item without a topic prediction from the model in use one (incremental), like
     ``suara.jobs.classify_pending`` does for sentiment. The model: ``model_ref``, else the store's active topic
-    version, else the released ``topics-e5``; the first one used becomes active. Returns (items, version)."""
+    version, else the released ``topics-e5``; the first one used becomes active. ``embedder``: one already
+    loaded for the model's ``embedder_name`` (the sentiment model's, when it reads those vectors). Returns
+    (items, version)."""
     from storage import db, queries
 
     with engine.begin() as conn:
@@ -546,6 +566,8 @@ def classify_topics_pending(
         model = TopicModel.from_pretrained(model_ref or active or default, model_dir=model_dir)
         if active is None:
             db.set_active_model(conn, TASK, model.version)
+    if embedder is not None:
+        model.use_embedder(embedder)
     with engine.connect() as conn:
         ids = queries.pending_item_ids(conn, TASK, model.version)
     done = 0
@@ -641,8 +663,11 @@ def train_topics(
     evaluations: Mapping[str, Path] | None = None,
     args: TopicArgs | None = None,
     name: str = "topics-e5",
+    model_dir: Path | None = None,
 ) -> Path:
     """Train on a taxonomy (default: the bundled one) and labelled files; evaluate; save a new version.
+
+    ``model_dir``: where a ``sentiment:<version>`` embedder is looked up besides the released models.
 
     >>> train_topics(None, ["../shared/data/topics/train.jsonl"], out_root=Path("model_store"),
     ...              evaluations={"topics-dev": Path("../shared/data/topics/dev.jsonl")})
@@ -659,6 +684,8 @@ def train_topics(
         data.topics += part.topics
         described.append(_describe(Path(p), len(part.texts)))
     described.append({"file": "taxonomy seed examples", "rows": len(taxonomy.seed_examples()), "source": ""})
+    args = args or TopicArgs()
+    embedder = get_embedder(args.embedder, model_dir)
     model = TopicModel.train(
         data.texts,
         data.topics,
@@ -666,7 +693,9 @@ def train_topics(
         args,
         name=name,
         card={"training_data": described, "taxonomy_file": str(taxonomy_path or "bundled")},
+        embedder=embedder,
     )
+    model.use_embedder(embedder)
     metrics = {}
     for set_name, p in (evaluations or {}).items():
         ev = load_topic_labels(p, taxonomy)

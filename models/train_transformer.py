@@ -50,7 +50,7 @@ from models.transformer import (
     TransformerSentimentModel,
     build_net,
     describe_encoder,
-    predict_logits,
+    predict_outputs,
     trainable_state,
 )
 from suara.errors import InputError, ModelError
@@ -648,7 +648,7 @@ class Trainer:
         t0 = time.perf_counter()
         scores = {}
         for name, (texts, labels) in self.evals.items():
-            logits = predict_logits(
+            logits, _ = predict_outputs(
                 self.net, self.tokenizer, texts, max_length=args.max_length, prefix=args.prefix
             )
             pred = [args.labels[i] for i in logits.argmax(axis=1)]

@@ -35,13 +35,14 @@ from torch import nn
 
 from models import registry
 from models.calibration import softmax
+from models.embeddings import SENTIMENT_EMBEDDER_PREFIX
 from models.encoders import (
     encoder_fingerprint,
     length_sorted_batches,
     load_encoder,
     mean_pool,
 )
-from models.sentiment import SentimentModel
+from models.sentiment import Prediction, SentimentModel, split_runtime
 from suara.errors import ModelError
 
 ADAPTER_FILE = "adapter.safetensors"
@@ -142,8 +143,27 @@ class SentimentNet(nn.Module):
         self.head = nn.Linear(int(encoder.config.hidden_size), n_labels)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.head(self.dropout(self.pool(input_ids, attention_mask)))
+
+    def pool(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """The sentence vector the head reads (mean of the token vectors), before dropout."""
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        return self.head(self.dropout(mean_pool(hidden, attention_mask)))
+        return mean_pool(hidden, attention_mask)
+
+
+class LogitsAndVectors(nn.Module):
+    """A ``SentimentNet`` in eval mode that also returns its unit-length sentence vectors: one encoder pass gives
+    the sentiment and the embedding the topic head reads (what the ONNX export traces)."""
+
+    def __init__(self, net: SentimentNet):
+        super().__init__()
+        self.net = net
+
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        pooled = self.net.pool(input_ids, attention_mask)
+        return self.net.head(pooled), nn.functional.normalize(pooled, dim=-1)
 
 
 def trainable_state(net: nn.Module) -> dict[str, torch.Tensor]:
@@ -151,29 +171,35 @@ def trainable_state(net: nn.Module) -> dict[str, torch.Tensor]:
     return {n: p.detach().clone().contiguous() for n, p in net.named_parameters() if p.requires_grad}
 
 
-def predict_logits(
-    net: nn.Module,
+def predict_outputs(
+    net: SentimentNet,
     tokenizer: Any,
     texts: Sequence[str],
     *,
     max_length: int,
     prefix: str,
     batch_size: int = 32,
-) -> np.ndarray:
-    """Raw logits in input order; batches of similar length, no autograd."""
+    vectors: bool = False,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Raw logits in input order and, with ``vectors``, the unit-length sentence vectors; batches of similar
+    length, no autograd."""
     was_training = net.training
     net.eval()
-    out: np.ndarray | None = None
+    n, dim = len(texts), int(net.head.in_features)
+    logits_out = np.zeros((n, int(net.head.out_features)), dtype=np.float32)
+    vectors_out = np.zeros((n, dim), dtype=np.float32) if vectors else None
+    both = LogitsAndVectors(net)
     with torch.inference_mode():
         for idx, ids, mask in length_sorted_batches(
             tokenizer, texts, max_length=max_length, prefix=prefix, batch_size=batch_size
         ):
-            logits = net(ids, mask).float().numpy()
-            if out is None:
-                out = np.zeros((len(texts), logits.shape[1]), dtype=np.float32)
-            out[idx] = logits
+            if vectors_out is None:
+                logits_out[idx] = net(ids, mask).float().numpy()
+            else:
+                logits, vecs = both(ids, mask)
+                logits_out[idx], vectors_out[idx] = logits.float().numpy(), vecs.float().numpy()
     net.train(was_training)
-    return out if out is not None else np.zeros((0, 0), dtype=np.float32)
+    return logits_out, vectors_out
 
 
 # -- the model ------------------------------------------------------------------------------------------------
@@ -241,17 +267,58 @@ class TransformerSentimentModel(SentimentModel):
     # -- inference --------------------------------------------------------------------------------------------
     def logits(self, texts: Sequence[str]) -> np.ndarray:
         """Uncalibrated logits, one row per text (what temperature fitting needs)."""
-        return predict_logits(
+        return self.logits_and_vectors(texts, vectors=False)[0]
+
+    def logits_and_vectors(
+        self, texts: Sequence[str], *, vectors: bool = True
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Logits and the encoder's unit-length sentence vectors from the same pass."""
+        return predict_outputs(
             self.net,
             self.tokenizer,
             list(texts),
             max_length=self.max_length,
             prefix=self.prefix,
             batch_size=self.batch_size,
+            vectors=vectors,
         )
 
     def _proba(self, texts: list[str]) -> np.ndarray:
         return softmax(self.logits(texts), self.temperature)
+
+    @property
+    def embedder_name(self) -> str:
+        """What a topic model trained on this model's vectors names as its embedder: ``sentiment:<version>``
+        without the runtime (every runtime of a version gives the same vectors up to int8 rounding)."""
+        return SENTIMENT_EMBEDDER_PREFIX + split_runtime(self.version)[0]
+
+    def predict_detailed_with_vectors(self, texts: Sequence[str]) -> tuple[list[Prediction], np.ndarray]:
+        """``predict_detailed`` and the sentence vectors of the same encoder pass (for the topic head).
+
+        >>> preds, vectors = model.predict_detailed_with_vectors(["kapan insentif cair min?"])
+        >>> preds[0].label, vectors.shape
+        ('neutral', (1, 384))
+        """
+        texts = list(texts)
+        if not texts:
+            return [], np.zeros((0, self.embedding_dim), dtype=np.float32)
+        logits, vectors = self.logits_and_vectors(texts)
+        assert vectors is not None
+        return self.details(softmax(logits, self.temperature)), vectors
+
+    @property
+    def embedding_dim(self) -> int:
+        """Size of the sentence vectors: the head's input."""
+        head = self.weights.get("head.weight")
+        if head is not None:
+            return int(head.shape[1])
+        if self.net is not None:
+            return int(self.net.head.in_features)
+        raise ModelError(f"{self.version}: no head weights to tell the vector size from")
+
+    def as_embedder(self) -> SentimentEmbedder:
+        """This model's encoder as a ``models.embeddings.Embedder`` named ``embedder_name``."""
+        return SentimentEmbedder(self)
 
     def needs_review(self, proba: np.ndarray) -> np.ndarray:
         """True where the calibrated confidence is below ``review_threshold``: items worth a human look."""
@@ -380,6 +447,42 @@ class TransformerSentimentModel(SentimentModel):
         net.load_state_dict(weights, strict=False)
         merge_lora(net)
         return cls(net=net, tokenizer=tokenizer, weights=weights, **config_kwargs(config))
+
+
+class SentimentEmbedder:
+    """A transformer sentiment model's encoder as an ``Embedder``: the vectors its head reads.
+
+    >>> SentimentEmbedder(model).encode(["kapan kipk cair?"]).shape
+    (1, 384)
+    """
+
+    def __init__(self, model: TransformerSentimentModel):
+        self.model = model
+        self.name = model.embedder_name
+        self.dim = model.embedding_dim
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        _, vectors = self.model.logits_and_vectors(texts)
+        assert vectors is not None
+        return vectors
+
+
+def load_sentiment_embedder(version: str, model_dir: Path | None = None) -> SentimentEmbedder:
+    """The embedder ``sentiment:<version>``: that model on ONNX Runtime int8 (the product's default runtime)
+    when onnxruntime is installed, else on torch."""
+    try:
+        import onnxruntime  # noqa: F401
+
+        ref = f"{version}+onnx-int8"
+    except ImportError:
+        ref = version
+    model = SentimentModel.from_pretrained(ref, model_dir=model_dir)
+    if not isinstance(model, TransformerSentimentModel):
+        raise ModelError(f"embedder 'sentiment:{version}': {model.version} is not a transformer model")
+    return model.as_embedder()
 
 
 def compress_full(

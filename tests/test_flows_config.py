@@ -109,7 +109,7 @@ def test_task_bodies_collect_classify_reclassify_and_write_the_digest(tmp_path: 
     assert tasks.collect_file.fn(str(jobs.SAMPLE_FILE), None, url)["new"] == 432
     version, batches = tasks.plan_classification.fn(url, None, 1000)
     assert [len(b) for b in batches] == [432]
-    assert tasks.classify_batch.fn(url, version, batches[0][:100]) == 100
+    assert tasks.classify_batch.fn(url, version, batches[0][:100]) == (100, 0)
 
     plan = tasks.plan_reclassify.fn(url, version, Scope(), 200, False)
     assert (plan.new_version, plan.old_version, plan.done_before, len(plan.chunks)) == (

