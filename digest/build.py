@@ -26,6 +26,7 @@ from digest.examples import MAX_EXAMPLES as MAX_EXAMPLES  # re-exported: callers
 from digest.examples import Example, masked, pick_examples, pick_representative
 from digest.spikes import DEFAULT_RULES, OVERALL, SpikeRules, detect_spikes
 from digest.topics import TopicNames, topic_name
+from models.aspects import topic_sentiment
 
 SENTIMENTS = ("negative", "neutral", "positive")
 DEFAULT_TZ = "Asia/Jakarta"
@@ -450,16 +451,17 @@ def build_digest(
     base_topic_neg = {k: Counter() for k in base_keys}
     for k in base_keys:
         for t, rs in by_topic(by_period[k]).items():
-            base_topic_neg[k][t] = sum(1 for r in rs if r.get("sentiment") == "negative")
+            base_topic_neg[k][t] = sum(1 for r in rs if topic_sentiment(r, t) == "negative")
 
-    def neg(rs: Sequence[Row]) -> list[Row]:
-        return [r for r in rs if r.get("sentiment") == "negative"]
+    # A topic's complaints and praise follow the item's sentiment towards that topic (its aspect sentiment).
+    def neg(rs: Sequence[Row], t: str) -> list[Row]:
+        return [r for r in rs if topic_sentiment(r, t) == "negative"]
 
-    def pos(rs: Sequence[Row]) -> list[Row]:
-        return [r for r in rs if r.get("sentiment") == "positive"]
+    def pos(rs: Sequence[Row], t: str) -> list[Row]:
+        return [r for r in rs if topic_sentiment(r, t) == "positive"]
 
     def rank(t: str) -> tuple:
-        return (-len(neg(cur_topics.get(t, []))), -len(cur_topics.get(t, [])), t)
+        return (-len(neg(cur_topics.get(t, []), t)), -len(cur_topics.get(t, [])), t)
 
     topics = []
     quoted: set[tuple[Any, str]] = (
@@ -468,7 +470,7 @@ def build_digest(
     for t in sorted(set(cur_topics) | set(prev_topics), key=rank):
         cur, prev = cur_topics.get(t, []), prev_topics.get(t, [])
         examples = {}
-        for kind, group, limit in (("neg", neg(cur), TOPIC_EXAMPLES), ("pos", pos(cur), 2)):
+        for kind, group, limit in (("neg", neg(cur, t), TOPIC_EXAMPLES), ("pos", pos(cur, t), 2)):
             fresh = [r for r in group if (r["created_at"], r["text"]) not in quoted]
             picked = pick_representative(fresh, limit)
             if len(picked) < limit:  # a small topic may repeat a post rather than show none
@@ -482,13 +484,13 @@ def build_digest(
                 id=t,
                 mentions=Count(len(cur), len(prev)),
                 negative=Count(
-                    len(neg(cur)),
-                    len(neg(prev)),
+                    len(neg(cur, t)),
+                    len(neg(prev, t)),
                     _mean([base_topic_neg[k][t] for k in base_keys]) if base_keys else None,
                 ),
-                positive=Count(len(pos(cur)), len(pos(prev))),
+                positive=Count(len(pos(cur, t)), len(pos(prev, t))),
                 authors=len({r["author_key"] for r in cur if r.get("author_key")}),
-                negative_authors=len({r["author_key"] for r in neg(cur) if r.get("author_key")}),
+                negative_authors=len({r["author_key"] for r in neg(cur, t) if r.get("author_key")}),
                 complaints=examples["neg"],
                 praise=examples["pos"],
             )
@@ -508,8 +510,12 @@ def build_digest(
         if d < start or d > period.end:
             continue
         daily_sent[d][r.get("sentiment") or "unclassified"] += 1
-        if r.get("sentiment") == "negative":
-            for t in (row_topics(r) or ()) if any_topics else (OVERALL,):
+        if not any_topics:
+            if r.get("sentiment") == "negative":
+                daily_neg[OVERALL][d] += 1
+            continue
+        for t in row_topics(r) or ():
+            if topic_sentiment(r, t) == "negative":
                 daily_neg[t][d] += 1
     spikes = [
         Spike(h.key, h.day, h.count, h.mean, h.z)

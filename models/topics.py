@@ -515,6 +515,13 @@ def topic_scores(
 
 
 # -- what the pipeline calls --------------------------------------------------------------------------------------
+def shares_encoder(sentiment: Any, topic_model: TopicModel | None) -> bool:
+    """True when ``topic_model`` reads this sentiment model's own sentence vectors (embedder
+    ``sentiment:<version>``): then one encoder pass gives both predictions."""
+    name = getattr(sentiment, "embedder_name", None)
+    return topic_model is not None and name is not None and name == topic_model.embedder_name
+
+
 def topics_column(
     model: TopicModel, texts: Sequence[str], *, embeddings: np.ndarray | None = None
 ) -> list[str]:
@@ -587,19 +594,22 @@ def split_topics(label: str | Sequence[str] | None) -> list[str]:
 
 
 def sentiment_by_topic(items: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, int]]:
-    """Each item's sentiment counted once for every topic it has: the simplest per-topic sentiment.
+    """Each item's sentiment counted once for every topic it has, its aspect sentiment for a topic where it has
+    one (``aspects``: {topic: sentiment}, see ``models.aspects``).
 
     ``items`` carry ``topics`` ("a;b" or a list) and ``sentiment``; items without either are skipped.
 
     >>> sentiment_by_topic([{"topics": "pembayaran_dana;aplikasi_sistem", "sentiment": "negative"}])
     {'pembayaran_dana': {'negative': 1}, 'aplikasi_sistem': {'negative': 1}}
     """
+    from models.aspects import topic_sentiment
+
     out: dict[str, dict[str, int]] = {}
     for item in items:
-        sentiment = item.get("sentiment")
-        if not sentiment:
+        if not item.get("sentiment"):
             continue
         for topic in split_topics(item.get("topics")):
+            sentiment = topic_sentiment(item, topic)
             counts = out.setdefault(topic, {})
             counts[sentiment] = counts.get(sentiment, 0) + 1
     return out

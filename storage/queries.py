@@ -43,12 +43,14 @@ def latest_item_time(conn: Connection) -> datetime | None:
 
 
 def items_with_current_predictions(conn: Connection, start: datetime, end: datetime) -> list[dict[str, Any]]:
-    """Items created in [start, end) with the prediction of the active model for each task (None if none).
+    """Items created in [start, end) with the prediction of the active model for each task (None if none), and
+    ``aspects`` ({topic: sentiment}) where the active models found a topic judged apart from the item.
 
     Returned as plain dicts, oldest first, ready for ``digest.build``.
     """
     sent = predictions.alias("sent")
     top = predictions.alias("top")
+    asp = predictions.alias("asp")
     act_s = active_models.alias("act_s")
     act_t = active_models.alias("act_t")
     stmt = (
@@ -67,6 +69,7 @@ def items_with_current_predictions(conn: Connection, start: datetime, end: datet
             sent.c.model_version.label("sentiment_model"),
             top.c.label.label("topics"),
             top.c.model_version.label("topics_model"),
+            asp.c.scores.label("aspects"),
         )
         .select_from(items)
         .outerjoin(act_s, act_s.c.task == "sentiment")
@@ -85,6 +88,15 @@ def items_with_current_predictions(conn: Connection, start: datetime, end: datet
                 top.c.item_id == items.c.id,
                 top.c.task == "topics",
                 top.c.model_version == act_t.c.model_version,
+            ),
+        )
+        .outerjoin(
+            asp,
+            and_(
+                asp.c.item_id == items.c.id,
+                asp.c.task == "aspects",
+                # from the active topic and sentiment models both (models.aspects.aspect_version)
+                asp.c.model_version == act_t.c.model_version + "@" + act_s.c.model_version,
             ),
         )
         .where(items.c.created_at >= start, items.c.created_at < end)

@@ -28,6 +28,7 @@ from collectors.xlsx import XlsxCollector
 from digest.build import DigestData, Period, build_digest, history_start
 from models import registry
 from models.sentiment import Prediction, SentimentModel
+from models.topics import shares_encoder
 from storage import db, queries
 from storage import reclassify as rq
 from storage.ingest import IngestResult, ingest
@@ -198,16 +199,6 @@ def predict_rows(
     ]
 
 
-def shares_encoder(model: SentimentModel, topic_model: TopicModel | None) -> bool:
-    """True when ``topic_model`` reads this sentiment model's own sentence vectors (embedder
-    ``sentiment:<version>``): then one encoder pass gives both predictions."""
-    return (
-        topic_model is not None
-        and model.embedder_name is not None
-        and (model.embedder_name == topic_model.embedder_name)
-    )
-
-
 def classify_ids(
     engine: Engine,
     model: SentimentModel,
@@ -218,18 +209,24 @@ def classify_ids(
     """Classify these items with ``model`` and store the predictions (one transaction per batch).
 
     With a ``topic_model`` that reads this model's vectors, the same encoder pass gives the items' topics too,
-    stored in the same transaction. Returns (sentiment rows, topic rows)."""
+    and the items with two or more topics in two or more clauses get aspect sentiments (``models.aspects``),
+    all stored in the same transaction. Returns (sentiment rows, topic rows)."""
+    from models.aspects import aspect_rows
     from models.topics import topic_prediction_rows
 
     with engine.begin() as conn:
         items = queries.item_texts(conn, ids)
         topic_rows: list[dict[str, Any]] = []
+        extra: list[dict[str, Any]] = []
         if topic_model is not None and shares_encoder(model, topic_model):
             preds, vectors = model.predict_detailed_with_vectors([text for _, text in items])
             topic_rows = topic_prediction_rows(topic_model, items, embeddings=vectors)
         else:
             preds = model.predict_detailed([text for _, text in items])
-        rows = predict_rows(model, items, preds) + topic_rows
+        sentiment_rows = predict_rows(model, items, preds)
+        if topic_model is not None and topic_rows:
+            extra = aspect_rows(model, topic_model, items, topic_rows, sentiment_rows)
+        rows = sentiment_rows + topic_rows + extra
         for r in rows:
             r["run_id"] = run_id
         db.save_predictions(conn, rows)

@@ -190,6 +190,24 @@ def test_topics_ranked_by_complaints_and_by_change_with_sentences_in_both_langua
     assert not {e.text for e in pay.complaints} & {e.text for e in app.complaints}
 
 
+def test_aspect_sentiments_decide_a_topics_complaints_and_praise():
+    # "aplikasinya lancar, tapi insentif belum cair": negative as a whole, but praise for the app.
+    cur, prev = topic_rows()
+    before = build_digest(cur, prev, period=WEEK, generated_at=NOW, topic_names=NAMES)
+    for r in cur:
+        if 500 <= r["id"] < 505:
+            r["aspects"] = {"aplikasi_sistem": "positive", "pembayaran_dana": "negative"}
+    data = build_digest(cur, prev, period=WEEK, generated_at=NOW, topic_names=NAMES)
+    app = next(t for t in data.topics if t.id == "aplikasi_sistem")
+    pay = next(t for t in data.topics if t.id == "pembayaran_dana")
+    assert (app.mentions.count, app.negative.count, app.positive.count) == (5, 0, 5)
+    assert not app.complaints and len(app.praise) == 2
+    assert (pay.negative.count, pay.positive.count) == (173, 4)
+    assert [t.id for t in data.complaints_by_volume] == ["pembayaran_dana"]
+    # the items' own sentiment still counts once in the overall shares
+    assert data.sentiment["negative"].count == before.sentiment["negative"].count
+
+
 def test_without_a_taxonomy_topic_ids_are_shown():
     cur, prev = topic_rows()
     data = build_digest(cur, prev, period=WEEK, generated_at=NOW)

@@ -163,3 +163,30 @@ def test_bad_database_url_is_a_named_error():
 
     with pytest.raises(StorageError, match="SUARA_DATABASE_URL"):
         db.get_engine("nosuchdialect://x")
+
+
+def test_aspects_are_read_for_the_active_topic_and_sentiment_models_only(engine):
+    from models.aspects import aspect_version
+
+    with engine.begin() as conn:
+        one = db.upsert_items(conn, [item_row("1")]).ids[("x", "1")]
+        aspects = {"manfaat_kualitas": "positive", "pembayaran_dana": "negative"}
+        db.save_predictions(
+            conn,
+            [
+                {"item_id": one, "task": "sentiment", "model_version": "s1", "label": "negative", "scores": {}},
+                {"item_id": one, "task": "topics", "model_version": "t1", "scores": {},
+                 "label": "pembayaran_dana;manfaat_kualitas"},
+                {"item_id": one, "task": "aspects", "model_version": aspect_version("t1", "s1"),
+                 "label": "manfaat_kualitas:positive;pembayaran_dana:negative", "scores": aspects},
+            ],
+        )  # fmt: skip
+        db.set_active_model(conn, "sentiment", "s1")
+        db.set_active_model(conn, "topics", "t1")
+        start, end = datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 11, 1, tzinfo=UTC)
+        (row,) = queries.items_with_current_predictions(conn, start, end)
+        assert row["aspects"] == aspects and row["topics"] == "pembayaran_dana;manfaat_kualitas"
+        # another active sentiment version did not make these aspects: they are not read
+        db.set_active_model(conn, "sentiment", "s2")
+        (row,) = queries.items_with_current_predictions(conn, start, end)
+        assert row["aspects"] is None

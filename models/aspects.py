@@ -1,0 +1,144 @@
+"""Aspect-level sentiment: what an item praises and what it complains about, topic by topic.
+
+>>> split_clauses("Aplikasinya bagus, tapi insentif belum cair juga")
+['Aplikasinya bagus', 'insentif belum cair juga']
+>>> aspect_sentiments(sentiment, topics, ["Aplikasinya bagus, tapi insentif belum cair juga"],
+...                   [["manfaat_kualitas", "pembayaran_dana"]], ["negative"])
+[{'manfaat_kualitas': 'positive', 'pembayaran_dana': 'negative'}]
+
+An item with two or more topics is split into clauses at sentence ends and contrast words (tapi, namun, padahal,
+sayangnya, cuma, but, ...). Every clause gets a sentiment and topic scores, in one encoder pass for all clauses
+of a batch when the topic model reads the sentiment model's vectors; each of the item's topics takes the
+sentiment of the clause that scores that topic highest. Items with one topic or one clause need nothing: each
+of their topics has the item's sentiment (``None`` is returned for them).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from models.sentiment import SentimentModel
+    from models.topics import TopicModel
+
+TASK = "aspects"
+# Words that turn a sentence from one judgement to another; informal spellings included.
+CONTRAST = (
+    "tapi", "tetapi", "tp", "tpi", "namun", "padahal", "sayangnya", "cuma", "cuman", "hanya saja", "sedangkan",
+    "sementara itu", "but", "however",
+)  # fmt: skip
+_SPLIT = re.compile(
+    r"[.!?;\n]+|,?\s*\b(?:" + "|".join(re.escape(w).replace(r"\ ", r"\s+") for w in CONTRAST) + r")\b",
+    re.IGNORECASE,
+)
+
+
+def topic_sentiment(item: Mapping[str, Any], topic: str) -> str | None:
+    """An item's sentiment towards ``topic``: its aspect sentiment when the classifier judged that topic apart
+    from the rest of the item, else the item's sentiment.
+
+    >>> topic_sentiment({"sentiment": "negative", "aspects": {"manfaat_kualitas": "positive"}}, "manfaat_kualitas")
+    'positive'
+    """
+    aspects = item.get("aspects")
+    if isinstance(aspects, Mapping) and isinstance(aspects.get(topic), str):
+        return aspects[topic]
+    return item.get("sentiment")
+
+
+def split_clauses(text: str, *, min_words: int = 2) -> list[str]:
+    """The clauses of ``text`` with at least ``min_words`` words; the whole text when it has fewer than two.
+
+    >>> split_clauses("cs nya ramah. tp dana blm cair")
+    ['cs nya ramah', 'dana blm cair']
+    """
+    parts = [p.strip(" ,-–—:") for p in _SPLIT.split(text)]
+    parts = [p for p in parts if len(p.split()) >= min_words]
+    return parts if len(parts) >= 2 else [text.strip()]
+
+
+def aspect_version(topic_version: str, sentiment_version: str) -> str:
+    """What an aspect prediction is stored under: both models it comes from."""
+    return f"{topic_version}@{sentiment_version}"
+
+
+def aspect_sentiments(
+    sentiment: SentimentModel,
+    topic_model: TopicModel,
+    texts: Sequence[str],
+    topics: Sequence[Sequence[str]],
+    item_sentiments: Sequence[str],
+) -> list[dict[str, str] | None]:
+    """Per item, {topic id: sentiment} when it has two or more topics in two or more clauses, else None.
+
+    A topic the model does not score (the fallback, ``lainnya``) keeps the item's sentiment."""
+    from models.topics import shares_encoder
+
+    clauses: list[str] = []
+    owner: list[int] = []
+    for i, (text, item_topics) in enumerate(zip(texts, topics, strict=True)):
+        if len(item_topics) < 2:
+            continue
+        parts = split_clauses(text)
+        if len(parts) >= 2:
+            clauses += parts
+            owner += [i] * len(parts)
+    out: list[dict[str, str] | None] = [None] * len(texts)
+    if not clauses:
+        return out
+    if shares_encoder(sentiment, topic_model):
+        preds, vectors = sentiment.predict_detailed_with_vectors(clauses)
+        scores = topic_model.predict_proba(clauses, embeddings=vectors)
+    else:
+        preds, scores = sentiment.predict_detailed(clauses), topic_model.predict_proba(clauses)
+    column = {t: j for j, t in enumerate(topic_model.topic_ids)}
+    rows_of: dict[int, list[int]] = {}
+    for row, i in enumerate(owner):
+        rows_of.setdefault(i, []).append(row)
+    for i, rows in rows_of.items():
+        aspects = {}
+        for topic in topics[i]:
+            if topic in column:
+                best = max(rows, key=lambda r, c=column[topic]: scores[r, c])
+                aspects[topic] = preds[best].label
+            else:
+                aspects[topic] = item_sentiments[i]
+        out[i] = aspects
+    return out
+
+
+def aspect_rows(
+    sentiment: SentimentModel,
+    topic_model: TopicModel,
+    items: Sequence[tuple[int, str]],
+    topic_rows: Sequence[dict],
+    sentiment_rows: Sequence[dict],
+) -> list[dict]:
+    """Prediction rows (task "aspects") for the items whose topics get different sentiments in different clauses
+    worth storing: label "topic:sentiment;…", scores {topic: sentiment}. Items whose every topic has the item's
+    own sentiment get no row (the digest falls back to the item's sentiment)."""
+    topic_of = {r["item_id"]: [t for t in r["label"].split(";") if t] for r in topic_rows}
+    sentiment_of = {r["item_id"]: r["label"] for r in sentiment_rows}
+    keep = [(item_id, text) for item_id, text in items if item_id in topic_of and item_id in sentiment_of]
+    found = aspect_sentiments(
+        sentiment,
+        topic_model,
+        [text for _, text in keep],
+        [topic_of[item_id] for item_id, _ in keep],
+        [sentiment_of[item_id] for item_id, _ in keep],
+    )
+    version = aspect_version(topic_model.version, sentiment.version)
+    return [
+        {
+            "item_id": item_id,
+            "task": TASK,
+            "model_version": version,
+            "label": ";".join(f"{t}:{s}" for t, s in aspects.items()),
+            "scores": aspects,
+            "confidence": None,
+        }
+        for (item_id, _), aspects in zip(keep, found, strict=True)
+        if aspects is not None and set(aspects.values()) != {sentiment_of[item_id]}
+    ]
