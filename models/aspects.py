@@ -1,16 +1,17 @@
 """Aspect-level sentiment: what an item praises and what it complains about, topic by topic.
 
->>> split_clauses("Aplikasinya bagus, tapi insentif belum cair juga")
-['Aplikasinya bagus', 'insentif belum cair juga']
->>> aspect_sentiments(sentiment, topics, ["Aplikasinya bagus, tapi insentif belum cair juga"],
-...                   [["manfaat_kualitas", "pembayaran_dana"]], ["negative"])
-[{'manfaat_kualitas': 'positive', 'pembayaran_dana': 'negative'}]
+>>> split_clauses("cs nya ramah dan cepat bales. tp dana blm cair udah sebulan")
+['cs nya ramah dan cepat bales', 'dana blm cair udah sebulan']
+>>> aspect_sentiments(sentiment, topics, ["cs nya ramah dan cepat bales. tp dana blm cair udah sebulan"],
+...                   [["layanan_pelanggan", "pembayaran_dana"]], ["negative"])
+[{'layanan_pelanggan': 'positive', 'pembayaran_dana': 'negative'}]
 
-An item with two or more topics is split into clauses at sentence ends and contrast words (tapi, namun, padahal,
-sayangnya, cuma, but, ...). Every clause gets a sentiment and topic scores, in one encoder pass for all clauses
-of a batch when the topic model reads the sentiment model's vectors; each of the item's topics takes the
-sentiment of the clause that scores that topic highest. Items with one topic or one clause need nothing: each
-of their topics has the item's sentiment (``None`` is returned for them).
+An item with two or more topics and a contrast word (tapi, namun, padahal, sayangnya, cuma, but, ...) is split
+into clauses at sentence ends and contrast words. Every clause gets a sentiment and topic scores, in one encoder
+pass for all clauses of a batch when the topic model reads the sentiment model's vectors. When one clause praises
+and another complains, each of the item's topics takes the sentiment of the clause that scores that topic highest
+(the item's own when that clause is neutral). Other items need nothing: each of their topics has the item's
+sentiment (``None`` is returned for them).
 """
 
 from __future__ import annotations
@@ -29,10 +30,9 @@ CONTRAST = (
     "tapi", "tetapi", "tp", "tpi", "namun", "padahal", "sayangnya", "cuma", "cuman", "hanya saja", "sedangkan",
     "sementara itu", "but", "however",
 )  # fmt: skip
-_SPLIT = re.compile(
-    r"[.!?;\n]+|,?\s*\b(?:" + "|".join(re.escape(w).replace(r"\ ", r"\s+") for w in CONTRAST) + r")\b",
-    re.IGNORECASE,
-)
+_CONTRAST = r"\b(?:" + "|".join(re.escape(w).replace(r"\ ", r"\s+") for w in CONTRAST) + r")\b"
+_SPLIT = re.compile(r"[.!?;\n]+|,?\s*" + _CONTRAST, re.IGNORECASE)
+_HAS_CONTRAST = re.compile(_CONTRAST, re.IGNORECASE)
 
 
 def topic_sentiment(item: Mapping[str, Any], topic: str) -> str | None:
@@ -71,7 +71,8 @@ def aspect_sentiments(
     topics: Sequence[Sequence[str]],
     item_sentiments: Sequence[str],
 ) -> list[dict[str, str] | None]:
-    """Per item, {topic id: sentiment} when it has two or more topics in two or more clauses, else None.
+    """Per item, {topic id: sentiment} when it has two or more topics and a contrast word, and two or more
+    clauses of which one is positive and one negative; else None.
 
     A topic the model does not score (the fallback, ``lainnya``) keeps the item's sentiment."""
     from models.topics import shares_encoder
@@ -79,8 +80,8 @@ def aspect_sentiments(
     clauses: list[str] = []
     owner: list[int] = []
     for i, (text, item_topics) in enumerate(zip(texts, topics, strict=True)):
-        if len(item_topics) < 2:
-            continue
+        if len(item_topics) < 2 or not _HAS_CONTRAST.search(text):
+            continue  # a post without a contrast word rarely judges two things apart; skip its clause pass
         parts = split_clauses(text)
         if len(parts) >= 2:
             clauses += parts
@@ -98,14 +99,18 @@ def aspect_sentiments(
     for row, i in enumerate(owner):
         rows_of.setdefault(i, []).append(row)
     for i, rows in rows_of.items():
-        aspects = {}
-        for topic in topics[i]:
-            if topic in column:
-                best = max(rows, key=lambda r, c=column[topic]: scores[r, c])
-                aspects[topic] = preds[best].label
-            else:
-                aspects[topic] = item_sentiments[i]
-        out[i] = aspects
+        # Only a real contrast counts: a praising clause and a complaining one. Without this gate most posts that
+        # merely have two sentences got per-topic labels from the sentiment of fragments, which agreed with the
+        # post's gold sentiment less often than the post's own label did (docs/MODELS.md).
+        if {preds[r].label for r in rows} >= {"positive", "negative"}:
+            aspects = {}
+            for topic in topics[i]:
+                label = item_sentiments[i]
+                if topic in column:
+                    best = preds[max(rows, key=lambda r, c=column[topic]: scores[r, c])].label
+                    label = best if best != "neutral" else label  # a neutral clause says nothing of the topic
+                aspects[topic] = label
+            out[i] = aspects
     return out
 
 
