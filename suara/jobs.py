@@ -209,8 +209,8 @@ def classify_ids(
     """Classify these items with ``model`` and store the predictions (one transaction per batch).
 
     With a ``topic_model`` that reads this model's vectors, the same encoder pass gives the items' topics too,
-    and the items with two or more topics in two or more clauses get aspect sentiments (``models.aspects``),
-    all stored in the same transaction. Returns (sentiment rows, topic rows)."""
+    and items with two or more topics that praise one and blame another get a sentiment per topic
+    (``models.aspects``), all stored in the same transaction. Returns (sentiment rows, topic rows)."""
     from models.aspects import aspect_rows
     from models.topics import topic_prediction_rows
 
