@@ -42,13 +42,17 @@ def test_topic_sentiment_falls_back_to_the_items():
 
 
 @pytest.fixture(scope="module")
-def models():
-    from models.sentiment import SentimentModel
-    from models.topics import TopicModel
+def released_only(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """One empty model dir for the module: the released models load once (``jobs.load_model`` caches by dir)."""
+    return str(tmp_path_factory.mktemp("no-trained-models"))
 
-    return SentimentModel.from_pretrained("sentiment-e5-lora+onnx-int8"), TopicModel.from_pretrained(
-        "topics-e5-shared"
-    )
+
+@pytest.fixture(scope="module")
+def models(released_only: str):
+    from suara import jobs
+
+    sentiment = jobs.load_model("sentiment-e5-lora+onnx-int8", released_only)  # shared with the classify test
+    return sentiment, jobs.load_topic_model("topics-e5-shared", released_only)
 
 
 def test_each_topic_takes_the_sentiment_of_the_clause_about_it(models):
@@ -112,12 +116,15 @@ def test_rows_are_stored_only_where_a_topic_is_judged_apart(models):
     assert aspect_rows(sentiment, topics, items_same, same, sentiment_rows[:1]) == []
 
 
-def test_classify_stores_aspects_that_the_digest_reads(engine, monkeypatch: pytest.MonkeyPatch):
+def test_classify_stores_aspects_that_the_digest_reads(
+    engine, monkeypatch: pytest.MonkeyPatch, released_only: str
+):
     from datetime import UTC, datetime
 
     from suara.config import get_settings
 
     monkeypatch.setenv("SUARA_SENTIMENT_MODEL", "sentiment-e5-lora+onnx-int8")  # the product's default
+    monkeypatch.setenv("SUARA_MODEL_DIR", released_only)
     get_settings.cache_clear()
 
     from sqlalchemy import func, select
