@@ -113,6 +113,13 @@ def model_candidates() -> dict[str, TopicArgs]:
     return cands
 
 
+def scores_on(model: TopicModel, evals: dict, emb: dict, ids) -> dict:
+    """Each evaluation set's scores for ``model`` on the precomputed vectors ``emb[set name]``."""
+    return {
+        n: topic_scores(d.topics, model.predict(d.texts, embeddings=emb[n]), ids) for n, d in evals.items()
+    }
+
+
 def evaluate_classifiers(data_dir: Path) -> dict:
     taxonomy = load_taxonomy()
     train = load_topic_labels(data_dir / "topics" / "train.jsonl", taxonomy)
@@ -138,10 +145,7 @@ def evaluate_classifiers(data_dir: Path) -> dict:
     for name, args in model_candidates().items():
         model = TopicModel.train(train.texts, train.topics, taxonomy, args, embeddings=emb["train"])
         models[name] = (model, args)
-        scores = {
-            n: topic_scores(d.topics, model.predict(d.texts, embeddings=emb[n]), taxonomy.ids)
-            for n, d in evals.items()
-        }
+        scores = scores_on(model, evals, emb, taxonomy.ids)
         rows.append({"name": name, "cv": model.card.get("cv", {}), "args": args, **scores})
         print(
             f"{name}: dev {scores['dev']['micro_f1']:.3f} sample {scores['sample']['micro_f1']:.3f}",
@@ -192,8 +196,7 @@ def release(
         name=folder.name,
     )
     model.card["metrics"] = {
-        f"topics-{n}": topic_scores(d.topics, model.predict(d.texts, embeddings=emb[n]), taxonomy.ids)
-        for n, d in result["evals"].items()
+        f"topics-{n}": v for n, v in scores_on(model, result["evals"], emb, taxonomy.ids).items()
     }
     if folder.is_dir():
         shutil.rmtree(folder)
@@ -206,10 +209,9 @@ def shared_encoder_vectors(result: dict, sentiment: str = "sentiment-e5-lora") -
     """The embedder name of the released sentiment model's encoder (``sentiment:<version>``, ONNX int8 as in
     classification) and its vectors of the training texts and evaluation sets (``TopicModel.train`` embeds the
     seed examples)."""
-    from models.sentiment import split_runtime
+    from models.embeddings import sentiment_embedder_name
 
-    version = registry.ModelInfo.read(registry.resolve(sentiment)).version
-    name = f"sentiment:{split_runtime(version)[0]}"
+    name = sentiment_embedder_name(registry.ModelInfo.read(registry.resolve(sentiment)).version)
     emb = {
         n: embed_cached(list(d.texts), name) for n, d in {"train": result["train"], **result["evals"]}.items()
     }
@@ -227,10 +229,7 @@ def shared_row(result: dict, released: TopicModel | None) -> dict | None:
     model = TopicModel.train(
         result["train"].texts, result["train"].topics, tax, args, embeddings=emb["train"]
     )
-    scores = {
-        n: topic_scores(d.topics, model.predict(d.texts, embeddings=emb[n]), tax.ids)
-        for n, d in result["evals"].items()
-    }
+    scores = scores_on(model, result["evals"], emb, tax.ids)
     label = (
         f"sentiment model's encoder (`{name}`, ONNX int8) + keyword features + LR, the released model's "
         f"arguments (prior {args.keyword_prior}, shrink {args.threshold_shrink}, ratio {args.secondary_ratio})"
@@ -403,10 +402,7 @@ def render(
     ]
     per_model = []
     for model, emb in released_models:
-        scores = {
-            n: topic_scores(d.topics, model.predict(d.texts, embeddings=emb[n]), taxonomy.ids)
-            for n, d in result["evals"].items()
-        }
+        scores = scores_on(model, result["evals"], emb, taxonomy.ids)
         per_model.append((model, emb, scores))
         cv = model.card.get("cv", {}).get("micro_f1")
         lines.append(

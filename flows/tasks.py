@@ -112,9 +112,7 @@ def classify_batch(
     eng = engine(database_url)
     model = jobs.sentiment_model(eng, model_version)
     topic_model = jobs.active_topic_model(eng) if topics else None
-    return jobs.classify_ids(
-        eng, model, ids, run_id, topic_model if jobs.shares_encoder(model, topic_model) else None
-    )
+    return jobs.classify_ids(eng, model, ids, run_id, topic_model)
 
 
 @task(cache_policy=NO_CACHE)

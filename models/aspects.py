@@ -75,7 +75,7 @@ def aspect_sentiments(
     clauses of which one is positive and one negative; else None.
 
     A topic the model does not score (the fallback, ``lainnya``) keeps the item's sentiment."""
-    from models.topics import shares_encoder
+    from models.topics import sentiment_pass
 
     clauses: list[str] = []
     owner: list[int] = []
@@ -89,11 +89,8 @@ def aspect_sentiments(
     out: list[dict[str, str] | None] = [None] * len(texts)
     if not clauses:
         return out
-    if shares_encoder(sentiment, topic_model):
-        preds, vectors = sentiment.predict_detailed_with_vectors(clauses)
-        scores = topic_model.predict_proba(clauses, embeddings=vectors)
-    else:
-        preds, scores = sentiment.predict_detailed(clauses), topic_model.predict_proba(clauses)
+    preds, vectors = sentiment_pass(sentiment, topic_model, clauses)
+    scores = topic_model.predict_proba(clauses, embeddings=vectors)
     column = {t: j for j, t in enumerate(topic_model.topic_ids)}
     rows_of: dict[int, list[int]] = {}
     for row, i in enumerate(owner):
@@ -124,7 +121,9 @@ def aspect_rows(
     """Prediction rows (task "aspects") for the items whose topics get different sentiments in different clauses
     worth storing: label "topic:sentiment;…", scores {topic: sentiment}. Items whose every topic has the item's
     own sentiment get no row (the digest falls back to the item's sentiment)."""
-    topic_of = {r["item_id"]: [t for t in r["label"].split(";") if t] for r in topic_rows}
+    from models.topics import split_topics
+
+    topic_of = {r["item_id"]: split_topics(r["label"]) for r in topic_rows}
     sentiment_of = {r["item_id"]: r["label"] for r in sentiment_rows}
     keep = [(item_id, text) for item_id, text in items if item_id in topic_of and item_id in sentiment_of]
     found = aspect_sentiments(

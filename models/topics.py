@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -522,6 +522,17 @@ def shares_encoder(sentiment: Any, topic_model: TopicModel | None) -> bool:
     return topic_model is not None and name is not None and name == topic_model.embedder_name
 
 
+def sentiment_pass(
+    sentiment: Any, topic_model: TopicModel | None, texts: Sequence[str]
+) -> tuple[list[Any], np.ndarray | None]:
+    """Sentiment predictions for ``texts`` and, when ``topic_model`` reads this sentiment model's vectors, those
+    vectors from the same pass (pass them as ``embeddings=``); else None, and the topic model encodes by itself.
+    """
+    if shares_encoder(sentiment, topic_model):
+        return sentiment.predict_detailed_with_vectors(texts)
+    return sentiment.predict_detailed(texts), None
+
+
 def topics_column(
     model: TopicModel, texts: Sequence[str], *, embeddings: np.ndarray | None = None
 ) -> list[str]:
@@ -552,6 +563,28 @@ def topic_prediction_rows(
     ]
 
 
+def active_topic_model(
+    engine: Any,
+    *,
+    model_ref: str | None = None,
+    model_dir: Path | None = None,
+    default: str = "topics-e5-shared",
+    load: Callable[[str], TopicModel] | None = None,
+) -> TopicModel:
+    """The topic model to classify with: ``model_ref``, else the store's active topic version, else ``default``;
+    the first one used becomes active. ``load`` turns a name into a model (default ``from_pretrained`` under
+    ``model_dir``; ``suara.jobs`` passes its per-process cache)."""
+    from storage import db
+
+    with engine.begin() as conn:
+        active = db.get_active_model(conn, TASK)
+        ref = model_ref or active or default
+        model = load(ref) if load else TopicModel.from_pretrained(ref, model_dir=model_dir)
+        if active is None:
+            db.set_active_model(conn, TASK, model.version)
+    return model
+
+
 def classify_topics_pending(
     engine: Any,
     *,
@@ -560,19 +593,16 @@ def classify_topics_pending(
     model_dir: Path | None = None,
     default: str = "topics-e5-shared",
     embedder: Embedder | None = None,
+    model: TopicModel | None = None,
 ) -> tuple[int, str]:
     """Give every stored item without a topic prediction from the model in use one (incremental), like
-    ``suara.jobs.classify_pending`` does for sentiment. The model: ``model_ref``, else the store's active topic
-    version, else the released ``topics-e5``; the first one used becomes active. ``embedder``: one already
-    loaded for the model's ``embedder_name`` (the sentiment model's, when it reads those vectors). Returns
-    (items, version)."""
+    ``suara.jobs.classify_pending`` does for sentiment. The model: ``model`` (one already loaded), else as
+    ``active_topic_model`` picks it. ``embedder``: one already loaded for the model's ``embedder_name`` (the
+    sentiment model's, when it reads those vectors). Returns (items, version)."""
     from storage import db, queries
 
-    with engine.begin() as conn:
-        active = db.get_active_model(conn, TASK)
-        model = TopicModel.from_pretrained(model_ref or active or default, model_dir=model_dir)
-        if active is None:
-            db.set_active_model(conn, TASK, model.version)
+    if model is None:
+        model = active_topic_model(engine, model_ref=model_ref, model_dir=model_dir, default=default)
     if embedder is not None:
         model.use_embedder(embedder)
     with engine.connect() as conn:

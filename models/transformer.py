@@ -35,14 +35,14 @@ from torch import nn
 
 from models import registry
 from models.calibration import softmax
-from models.embeddings import SENTIMENT_EMBEDDER_PREFIX
+from models.embeddings import sentiment_embedder_name
 from models.encoders import (
     encoder_fingerprint,
     length_sorted_batches,
     load_encoder,
     mean_pool,
 )
-from models.sentiment import Prediction, SentimentModel, split_runtime
+from models.sentiment import Prediction, SentimentModel
 from suara.errors import ModelError
 
 ADAPTER_FILE = "adapter.safetensors"
@@ -288,9 +288,8 @@ class TransformerSentimentModel(SentimentModel):
 
     @property
     def embedder_name(self) -> str:
-        """What a topic model trained on this model's vectors names as its embedder: ``sentiment:<version>``
-        without the runtime (every runtime of a version gives the same vectors up to int8 rounding)."""
-        return SENTIMENT_EMBEDDER_PREFIX + split_runtime(self.version)[0]
+        """What a topic model trained on this model's vectors names as its embedder (``sentiment:<version>``)."""
+        return sentiment_embedder_name(self.version)
 
     def predict_detailed_with_vectors(self, texts: Sequence[str]) -> tuple[list[Prediction], np.ndarray]:
         """``predict_detailed`` and the sentence vectors of the same encoder pass (for the topic head).

@@ -142,8 +142,7 @@ def predict(
 ) -> None:
     """Add sentiment, sentiment_confidence, topics and model_version to every row of a CSV."""
     from models.text import mask_pii as mask
-    from models.topics import topics_column
-    from suara import jobs
+    from models.topics import sentiment_pass, topics_column
 
     m = _model(model)
     tm = _topic_model() if topics else None
@@ -161,12 +160,8 @@ def predict(
             if not chunk:
                 return
             texts = [r[text_column] for r in chunk]
-            if tm is not None and jobs.shares_encoder(m, tm):  # one encoder pass gives both
-                preds, vectors = m.predict_detailed_with_vectors(texts)
-                topic_ids = topics_column(tm, texts, embeddings=vectors)
-            else:
-                preds = m.predict_detailed(texts)
-                topic_ids = topics_column(tm, texts) if tm else [""] * len(texts)
+            preds, vectors = sentiment_pass(m, tm, texts)  # the topics' vectors too when tm reads them
+            topic_ids = topics_column(tm, texts, embeddings=vectors) if tm else [""] * len(texts)
             for r, p, t in zip(chunk, preds, topic_ids, strict=True):
                 r.update(
                     sentiment=p.label,

@@ -28,7 +28,7 @@ from collectors.xlsx import XlsxCollector
 from digest.build import DigestData, Period, build_digest, history_start
 from models import registry
 from models.sentiment import Prediction, SentimentModel
-from models.topics import shares_encoder
+from models.topics import sentiment_pass
 from storage import db, queries
 from storage import reclassify as rq
 from storage.ingest import IngestResult, ingest
@@ -216,17 +216,13 @@ def classify_ids(
 
     with engine.begin() as conn:
         items = queries.item_texts(conn, ids)
-        topic_rows: list[dict[str, Any]] = []
-        extra: list[dict[str, Any]] = []
-        if topic_model is not None and shares_encoder(model, topic_model):
-            preds, vectors = model.predict_detailed_with_vectors([text for _, text in items])
-            topic_rows = topic_prediction_rows(topic_model, items, embeddings=vectors)
-        else:
-            preds = model.predict_detailed([text for _, text in items])
+        preds, vectors = sentiment_pass(model, topic_model, [text for _, text in items])
         sentiment_rows = predict_rows(model, items, preds)
-        if topic_model is not None and topic_rows:
-            extra = aspect_rows(model, topic_model, items, topic_rows, sentiment_rows)
-        rows = sentiment_rows + topic_rows + extra
+        rows = list(sentiment_rows)
+        topic_rows: list[dict[str, Any]] = []
+        if topic_model is not None and vectors is not None:  # topics only when they come from this pass
+            topic_rows = topic_prediction_rows(topic_model, items, embeddings=vectors)
+            rows += topic_rows + aspect_rows(model, topic_model, items, topic_rows, sentiment_rows)
         for r in rows:
             r["run_id"] = run_id
         db.save_predictions(conn, rows)
@@ -272,9 +268,7 @@ def classify_pending(
         counts.update(classified=done, batches=len(batches))
         result = ClassifyResult(done, model.version, len(batches))
         if topic_model is not None:
-            rest, result.topics_model_version = classify_topics(
-                engine, batch_size, settings, model if shares_encoder(model, topic_model) else None
-            )
+            rest, result.topics_model_version = classify_topics(engine, batch_size, settings, model)
             result.topics_classified = shared + rest
             counts.update(
                 topics_classified=result.topics_classified, topics_model=result.topics_model_version
@@ -291,16 +285,15 @@ def load_topic_model(ref: str, model_dir: str | None) -> TopicModel:
 
 
 def active_topic_model(engine: Engine, settings: Settings | None = None) -> TopicModel:
-    """The store's active topic model, else the default (``settings.topics_model``), which becomes active."""
-    from models.topics import TASK
+    """The store's active topic model, else the default (``settings.topics_model``), which becomes active;
+    loaded once per process."""
+    from models import topics
 
     settings = settings or get_settings()
-    with engine.begin() as conn:
-        active = db.get_active_model(conn, TASK)
-        model = load_topic_model(active or settings.topics_model, str(settings.model_dir))
-        if active is None:
-            db.set_active_model(conn, TASK, model.version)
-    return model
+    model_dir = str(settings.model_dir)
+    return topics.active_topic_model(
+        engine, default=settings.topics_model, load=lambda ref: load_topic_model(ref, model_dir)
+    )
 
 
 def classify_topics(
@@ -308,22 +301,13 @@ def classify_topics(
 ) -> tuple[int, str]:
     """Topic predictions for every item without one from the active topic model (the released one at first).
 
-    ``sentiment``: a loaded sentiment model whose encoder the topic model reads (``shares_encoder``), used
-    instead of loading that encoder a second time."""
-    from models.topics import classify_topics_pending
+    ``sentiment``: a loaded sentiment model; when the topic model reads its encoder (``shares_encoder``), that
+    one is used instead of loading the encoder a second time."""
+    from models.topics import classify_topics_pending, shares_encoder
 
     topic_model = active_topic_model(engine, settings)
-    embedder = (
-        sentiment.as_embedder() if sentiment is not None and shares_encoder(sentiment, topic_model) else None
-    )
-    return classify_topics_pending(
-        engine,
-        model_ref=topic_model.version,
-        batch_size=batch_size,
-        model_dir=settings.model_dir,
-        default=settings.topics_model,
-        embedder=embedder,
-    )
+    embedder = sentiment.as_embedder() if shares_encoder(sentiment, topic_model) else None
+    return classify_topics_pending(engine, batch_size=batch_size, embedder=embedder, model=topic_model)
 
 
 # -- digest -----------------------------------------------------------------------------------------------------
