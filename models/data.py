@@ -7,11 +7,28 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from suara.errors import InputError
 
 SENTIMENT_LABELS = ("negative", "neutral", "positive")
+
+
+def jsonl_objects(path: Path, content: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for each non-blank line of a JSONL file's ``content``; a line that is not a JSON
+    object is an ``InputError`` naming the file and line."""
+    for n, line in enumerate(content.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{path}: line {n} is not JSON ({exc.msg})") from None
+        if not isinstance(obj, dict):
+            raise InputError(f"{path}: line {n} is not a JSON object")
+        yield n, obj
 
 
 def load_labelled(
@@ -40,13 +57,7 @@ def load_labelled(
         for row in reader:
             rows.append((f"line {reader.line_num}", row["text"] or "", (row["label"] or "").strip()))
     elif suffix in (".jsonl", ".ndjson"):
-        for n, line in enumerate(content.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{path}: line {n} is not JSON ({exc.msg})") from exc
+        for n, obj in jsonl_objects(path, content):
             rows.append(
                 (f"line {n}", str(obj.get("text") or ""), str(obj.get("label") or obj.get("sentiment") or ""))
             )

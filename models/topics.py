@@ -668,13 +668,9 @@ def load_topic_labels(path: Path | str, taxonomy: Taxonomy) -> LabelledTopics:
     content = path.read_text(encoding="utf-8")
     rows: list[tuple[int, Any, Any]] = []
     if path.suffix.lower() in (".jsonl", ".ndjson"):
-        for n, line in enumerate(content.splitlines(), start=1):
-            if line.strip():
-                try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise InputError(f"{path}: line {n} is not JSON ({exc.msg})") from exc
-                rows.append((n, obj.get("text"), obj.get("topics")))
+        from models.data import jsonl_objects
+
+        rows = [(n, obj.get("text"), obj.get("topics")) for n, obj in jsonl_objects(path, content)]
     elif path.suffix.lower() == ".csv":
         reader = csv.DictReader(content.splitlines())
         if not {"text", "topics"} <= set(reader.fieldnames or []):

@@ -91,6 +91,8 @@ class TrainingArgs:
     indomain_holdout: int = (
         0  # rows of topics/train.jsonl kept out of training to calibrate on, with SmSA valid
     )
+    # more labelled files (e.g. `suara review labels` output), repeated like the in-domain rows
+    extra_data: tuple[str, ...] = ()
     use_nusax: bool = True
     use_prdect: bool = False
     smsa_fraction: float = 1.0  # < 1: a random share of SmSA train (a second, in-domain stage replays some)
@@ -186,6 +188,10 @@ def training_set(data_dir: Path, args: TrainingArgs, held_out: Sequence[str], lo
     topics = data_dir / "topics" / "train.jsonl"
     if topics.is_file() and args.indomain_repeat > 0:
         sources.append((topics, args.indomain_repeat, load_labelled))
+    for extra in args.extra_data:
+        if not Path(extra).is_file():
+            raise InputError(f"no training file {extra}")
+        sources.append((Path(extra), max(args.indomain_repeat, 1), load_labelled))
     nusax = data_dir / "sentiment" / "nusax-id" / "train.csv"
     if args.use_nusax and nusax.is_file():
         sources.append((nusax, 1, load_labelled))

@@ -50,10 +50,15 @@ def _predictions_version_item_index(conn: Connection) -> None:
         conn.execute(text("DROP INDEX ix_predictions_task_version"))
 
 
+def _create_labels_table(conn: Connection) -> None:
+    schema.metadata.create_all(conn, tables=[schema.labels], checkfirst=True)
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_initial", _create_initial_tables),
     ("0002_clusters_and_campaigns", _create_topic_tables),
     ("0003_predictions_version_item_index", _predictions_version_item_index),
+    ("0004_labels", _create_labels_table),
 ]
 
 

@@ -209,3 +209,23 @@ campaign_members = Table(
     Column("item_id", PK, ForeignKey("items.id", ondelete="CASCADE"), primary_key=True),
     Index("ix_campaign_members_item", "item_id"),
 )
+
+
+# -- human labels (the review loop) ------------------------------------------------------------------------------
+# What a person said an item's sentiment or topics are: one row per (item, task), the latest review wins.
+# ``label`` is written like a prediction's (a sentiment label; topic ids joined with ";"); ``source`` names the
+# review file it came from. Training can add these to its data; ``suara review stats`` scores models on them.
+labels = Table(
+    "labels",
+    metadata,
+    Column("id", PK, primary_key=True, autoincrement=True),
+    Column("item_id", PK, ForeignKey("items.id", ondelete="CASCADE"), nullable=False),
+    Column("task", String(16), nullable=False),
+    Column("label", Text, nullable=False),
+    Column("labeller", String(191), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("item_id", "task", name="uq_labels_item_task"),
+    Index("ix_labels_task", "task"),
+)

@@ -28,7 +28,13 @@ app = typer.Typer(
 train_app = typer.Typer(help="Train models.", no_args_is_help=True)
 collect_app = typer.Typer(help="Collect feedback from a source into the store.", no_args_is_help=True)
 app.add_typer(train_app, name="train")
+review_app = typer.Typer(
+    help="The review loop: export the least confident predictions, import people's labels, score models on "
+    "them, export them for training.",
+    no_args_is_help=True,
+)
 app.add_typer(collect_app, name="collect")
+app.add_typer(review_app, name="review")
 
 PREDICT_CHUNK = 1000
 SAMPLE_OFFICIAL_HANDLES = "@KartuCakap_ID"
@@ -220,7 +226,13 @@ def evaluate(
 @friendly
 def train_sentiment(
     kind: Annotated[Kind, typer.Option(help="model kind")] = Kind.tfidf,
-    data: Annotated[list[Path] | None, typer.Option(help="training file(s); default SmSA train")] = None,
+    data: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="training file(s); default SmSA train. transformer: files added to its default mix (SmSA, "
+            "topics/train, NusaX), repeated like the in-domain rows, e.g. `suara review labels` output"
+        ),
+    ] = None,
     valid: Annotated[
         list[Path] | None, typer.Option(help="evaluation file(s); default SmSA valid/test, dev set")
     ] = None,
@@ -240,14 +252,18 @@ def train_sentiment(
     if kind is Kind.transformer:
         from models.train_transformer import TrainingArgs, train_sentiment_transformer
 
-        if data or valid:
+        if valid:
             raise InputError(
-                "--data/--valid apply to tfidf; the transformer reads SmSA, topics and NusaX from SUARA_DATA_DIR"
+                "--valid applies to tfidf; the transformer evaluates on SmSA, NusaX and topics/dev from "
+                "SUARA_DATA_DIR"
             )
+        for f in data or []:
+            if not f.is_file():
+                raise InputError(f"no training file {f}")
         path = train_sentiment_transformer(
             settings.data_dir,
             out_root=out or settings.model_dir,
-            args=TrainingArgs(encoder=encoder, epochs=epochs),
+            args=TrainingArgs(encoder=encoder, epochs=epochs, extra_data=tuple(str(f) for f in data or [])),
             max_minutes=max_minutes,
             log=lambda m: typer.echo(m, err=True),
         )
@@ -513,14 +529,27 @@ def classify(
     model: Annotated[str | None, typer.Option(help="model; default: the store's active model")] = None,
     batch_size: Annotated[int, typer.Option(min=1)] = 1000,
     topics: Annotated[bool, typer.Option(help="also assign topics (the active topic model)")] = True,
+    topics_model: Annotated[
+        str | None,
+        typer.Option(
+            help="another topic model (name, version or directory): every stored item gets its topics, then "
+            "it becomes the store's active topic model"
+        ),
+    ] = None,
 ) -> None:
     """Classify every stored item that has no prediction from the model in use."""
     from suara import jobs
 
-    result = jobs.classify_pending(_engine(), model_ref=model, batch_size=batch_size, topics=topics)
+    if topics_model and not topics:
+        raise InputError("--topics-model needs topics; drop --no-topics")
+    result = jobs.classify_pending(
+        _engine(), model_ref=model, batch_size=batch_size, topics=topics, topics_ref=topics_model
+    )
     typer.echo(f"classified {result.classified} items with {result.model_version}")
     if topics:
         typer.echo(f"topics for {result.topics_classified} items with {result.topics_model_version}")
+    if result.topics_activated:
+        typer.echo(f"active topic model: {result.topics_model_version}")
 
 
 @app.command()
@@ -622,6 +651,81 @@ def reclassify(
         _engine(), model, scope, dry_run=dry_run, batch_size=batch_size, activate=activate
     )
     typer.echo(result.markdown())
+
+
+# -- review -----------------------------------------------------------------------------------------------------
+class Task(StrEnum):
+    sentiment = "sentiment"
+    topics = "topics"
+
+
+@review_app.command("export")
+@friendly
+def review_export(
+    out: Annotated[Path, typer.Option(help="the review file to write: .csv (for a spreadsheet) or .jsonl")],
+    task: Annotated[Task, typer.Option(help="rank by this task's confidence")] = Task.sentiment,
+    limit: Annotated[int, typer.Option(min=1, help="how many items")] = 200,
+    since: Annotated[str | None, typer.Option(help="first day included, YYYY-MM-DD")] = None,
+    until: Annotated[str | None, typer.Option(help="last day included, YYYY-MM-DD")] = None,
+    source: Annotated[
+        list[str] | None, typer.Option("--source", help="only this source (repeatable)")
+    ] = None,
+) -> None:
+    """Write the items the active model is least sure of (and nobody labelled yet) for a person to label."""
+    from suara import jobs, review
+
+    scope = jobs.reclassify_scope(since, until, source)
+    result = review.export_queue(
+        _engine(),
+        out,
+        task=task.value,
+        limit=limit,
+        start=scope.since,
+        end=scope.until,
+        sources=scope.sources,
+    )
+    typer.echo(
+        f"{result.path}: {result.rows} items, least confident {task.value} ({result.model_version}) first"
+    )
+    typer.echo(
+        "fill 'sentiment' (negative, neutral, positive) and/or 'topics' (taxonomy ids separated by ';'); "
+        "leave a row blank to skip it; then: suara review import " + str(result.path),
+        err=True,
+    )
+
+
+@review_app.command("import")
+@friendly
+def review_import(
+    path: Annotated[Path, typer.Argument(help="a filled-in review file")],
+    labeller: Annotated[str, typer.Option(help="who reviewed it (kept with each label)")] = "reviewer",
+) -> None:
+    """Store the labels of a filled-in review file; a file with any bad row imports nothing."""
+    from suara import review
+
+    typer.echo(str(review.import_labels(_engine(), path, labeller=labeller)))
+
+
+@review_app.command("stats")
+@friendly
+def review_stats() -> None:
+    """How many items people labelled, and how the active models score on those labels (JSON)."""
+    from suara import review
+
+    typer.echo(json.dumps(review.label_stats(_engine()), indent=2))
+
+
+@review_app.command("labels")
+@friendly
+def review_labels(
+    task: Annotated[Task, typer.Option(help="which labels")],
+    out: Annotated[Path, typer.Option(help="JSONL file for `suara train ... --data`")],
+) -> None:
+    """Write the store's labels for a task as training data (JSONL: text and sentiment, or text and topics)."""
+    from suara import review
+
+    n = review.export_training(_engine(), task.value, out)
+    typer.echo(f"{out}: {n} labelled items")
 
 
 @app.command("models")

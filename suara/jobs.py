@@ -236,6 +236,7 @@ class ClassifyResult:
     batches: int = 0
     topics_classified: int = 0
     topics_model_version: str | None = None
+    topics_activated: bool = False  # a topic model named by ``topics_ref`` became the store's active one
 
 
 def pending_batches(engine: Engine, model_version: str, batch_size: int) -> list[list[int]]:
@@ -251,14 +252,17 @@ def classify_pending(
     batch_size: int = 1000,
     topics: bool = True,
     settings: Settings | None = None,
+    topics_ref: str | None = None,
 ) -> ClassifyResult:
     """Classify every item that has no prediction from the models in use (incremental): sentiment, then topics.
 
     When the topic model reads the sentiment model's vectors, each batch's topics come from the sentiment pass;
-    the topics left after it (items classified for sentiment earlier) reuse the loaded sentiment encoder."""
+    the topics left after it (items classified for sentiment earlier) reuse the loaded sentiment encoder.
+    ``topics_ref``: another topic model (say, one retrained with the store's labels) instead of the active one;
+    it gives every stored item its topics (resumable: a rerun continues) and then becomes the active one."""
     settings = settings or get_settings()
     model = sentiment_model(engine, model_ref, settings=settings)
-    topic_model = active_topic_model(engine, settings) if topics else None
+    topic_model = active_topic_model(engine, settings, topics_ref) if topics else None
     batches = pending_batches(engine, model.version, batch_size)
     with recorded_run(engine, "classify", {"model": model.version, "batch_size": batch_size}) as counts:
         done = shared = 0
@@ -268,8 +272,12 @@ def classify_pending(
         counts.update(classified=done, batches=len(batches))
         result = ClassifyResult(done, model.version, len(batches))
         if topic_model is not None:
-            rest, result.topics_model_version = classify_topics(engine, batch_size, settings, model)
+            rest, result.topics_model_version = classify_topics(
+                engine, batch_size, settings, model, topic_model
+            )
             result.topics_classified = shared + rest
+            if topics_ref:
+                result.topics_activated = activate_when_complete(engine, "topics", topic_model.version)
             counts.update(
                 topics_classified=result.topics_classified, topics_model=result.topics_model_version
             )
@@ -284,28 +292,44 @@ def load_topic_model(ref: str, model_dir: str | None) -> TopicModel:
     return TopicModel.from_pretrained(ref, model_dir=Path(model_dir) if model_dir else None)
 
 
-def active_topic_model(engine: Engine, settings: Settings | None = None) -> TopicModel:
-    """The store's active topic model, else the default (``settings.topics_model``), which becomes active;
-    loaded once per process."""
+def active_topic_model(
+    engine: Engine, settings: Settings | None = None, ref: str | None = None
+) -> TopicModel:
+    """``ref`` if given, else the store's active topic model, else the default (``settings.topics_model``);
+    the first one used on a store becomes active; loaded once per process."""
     from models import topics
 
     settings = settings or get_settings()
     model_dir = str(settings.model_dir)
     return topics.active_topic_model(
-        engine, default=settings.topics_model, load=lambda ref: load_topic_model(ref, model_dir)
+        engine, model_ref=ref, default=settings.topics_model, load=lambda r: load_topic_model(r, model_dir)
     )
 
 
+def activate_when_complete(engine: Engine, task: str, version: str) -> bool:
+    """Make ``version`` the active ``task`` model once every stored item has its prediction; True if it is."""
+    with engine.begin() as conn:
+        if queries.pending_item_ids(conn, task, version, limit=1):
+            return False
+        db.set_active_model(conn, task, version)
+    return True
+
+
 def classify_topics(
-    engine: Engine, batch_size: int, settings: Settings, sentiment: SentimentModel | None = None
+    engine: Engine,
+    batch_size: int,
+    settings: Settings,
+    sentiment: SentimentModel | None = None,
+    topic_model: TopicModel | None = None,
 ) -> tuple[int, str]:
-    """Topic predictions for every item without one from the active topic model (the released one at first).
+    """Topic predictions for every item without one from ``topic_model`` (default: the active topic model,
+    the released one at first).
 
     ``sentiment``: a loaded sentiment model; when the topic model reads its encoder (``shares_encoder``), that
     one is used instead of loading the encoder a second time."""
     from models.topics import classify_topics_pending, shares_encoder
 
-    topic_model = active_topic_model(engine, settings)
+    topic_model = topic_model or active_topic_model(engine, settings)
     embedder = sentiment.as_embedder() if shares_encoder(sentiment, topic_model) else None
     return classify_topics_pending(engine, batch_size=batch_size, embedder=embedder, model=topic_model)
 

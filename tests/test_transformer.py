@@ -30,7 +30,7 @@ from models.transformer import (
     compress_full,
     merge_lora,
 )
-from suara.errors import ModelError
+from suara.errors import InputError, ModelError
 
 HELD_OUT = [  # valid / test / dev rows: never in the training rows above
     ("aplikasi sering error, kecewa berat", "negative"),
@@ -185,6 +185,22 @@ def test_an_in_domain_holdout_is_kept_out_of_training_and_calibrates(tiny_bert: 
     config = json.loads((path / "config.json").read_text())
     assert config["calibration"]["fitted_on"] == "smsa-valid + topics-holdout"
     assert config["metrics"]["topics-holdout"]["n"] == 2
+
+
+def test_extra_labelled_files_join_the_mix_like_in_domain_rows(tmp_path: Path):
+    data = write_data_dir(tmp_path / "data")
+    extra = tmp_path / "store-sentiment.jsonl"  # what `suara review labels --task sentiment` writes
+    extra.write_text(
+        '{"id": "item-1", "text": "min sertifikat saya kok belum muncul?", "sentiment": "neutral"}\n'
+        f'{{"id": "item-2", "text": {json.dumps(TEXTS[0])}, "sentiment": "negative"}}\n',
+        encoding="utf-8",
+    )
+    ds = training_set(data, tiny_args(extra_data=(str(extra),)), [TEXTS[0]], log=lambda _: None)
+    part = next(d for d in ds.described if d["file"].endswith("store-sentiment.jsonl"))
+    assert part["repeat"] == 2 and part["rows"] == 1 and part["dropped_as_in_evaluation_sets"] == 1
+    assert ds.texts.count("min sertifikat saya kok belum muncul?") == 2
+    with pytest.raises(InputError, match="no training file"):
+        training_set(data, tiny_args(extra_data=(str(tmp_path / "nope.jsonl"),)), [], log=lambda _: None)
 
 
 def test_smsa_fraction_keeps_a_seeded_share_of_smsa_train(tmp_path: Path):

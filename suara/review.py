@@ -1,0 +1,287 @@
+"""The review loop: people correct the predictions models are least sure of; the store keeps their labels;
+models are scored on them and retrained with them.
+
+    export_queue(engine, "review.csv", limit=200)     → ReviewExport: the least confident items, to fill in
+    import_labels(engine, "review.csv", labeller="ana") → ImportResult; a file with a bad row imports nothing
+    label_stats(engine)                               → labels per task and the active models' scores on them
+    export_training(engine, "topics", "labels.jsonl") → rows written, in the format ``suara train`` reads
+
+A review file is CSV (or JSONL) with ``item_id`` and the columns a reviewer fills: ``sentiment``
+(negative / neutral / positive) and ``topics`` (taxonomy ids separated by ";"). A blank cell means "not
+reviewed"; importing the same file twice changes nothing; a later file's label replaces an earlier one.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+
+from models.data import SENTIMENT_LABELS, jsonl_objects
+from storage import db
+from storage import labels as store
+from suara.errors import InputError
+
+REVIEW_COLUMNS = (
+    "item_id",
+    "source",
+    "created_at",
+    "text",
+    "predicted_sentiment",
+    "sentiment_confidence",
+    "predicted_topics",
+    "topics_confidence",
+    "sentiment",
+    "topics",
+)
+FILLED = ("sentiment", "topics")
+MAX_PROBLEMS_SHOWN = 20
+
+
+def _taxonomy(settings: Any = None):
+    from models.taxonomy import load_taxonomy
+    from suara.config import get_settings
+
+    return load_taxonomy((settings or get_settings()).taxonomy)
+
+
+# -- export ------------------------------------------------------------------------------------------------------
+@dataclass
+class ReviewExport:
+    path: Path
+    rows: int
+    task: str
+    model_version: str
+
+
+def export_queue(
+    engine: Engine,
+    path: Path | str,
+    *,
+    task: str = "sentiment",
+    limit: int = 200,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    sources: Sequence[str] = (),
+) -> ReviewExport:
+    """Write the ``limit`` items whose current ``task`` prediction is least confident and that nobody has
+    labelled yet, with both current predictions beside the blank columns a reviewer fills."""
+    if task not in store.TASKS:
+        raise InputError(f"unknown task {task!r}; use one of {list(store.TASKS)}")
+    if limit < 1:
+        raise InputError(f"--limit must be at least 1, not {limit}")
+    path = Path(path)
+    if path.suffix.lower() not in (".csv", ".jsonl"):
+        raise InputError(f"{path}: write the review file as .csv or .jsonl")
+    with engine.connect() as conn:
+        version = db.get_active_model(conn, task)
+        if version is None:
+            raise InputError(f"the store has no {task} predictions yet; run `suara classify` first")
+        queue = store.review_queue(conn, task, limit=limit, start=start, end=end, sources=sources)
+        ids = [r["id"] for r in queue]
+        current = {t: store.current_predictions(conn, ids, t) for t in store.TASKS}
+    rows = []
+    for r in queue:
+        s, t = current["sentiment"].get(r["id"], {}), current["topics"].get(r["id"], {})
+        rows.append(
+            {
+                "item_id": r["id"],
+                "source": r["source"],
+                "created_at": r["created_at"].isoformat(),
+                "text": r["text"],
+                "predicted_sentiment": s.get("label", ""),
+                "sentiment_confidence": _conf(s.get("confidence")),
+                "predicted_topics": t.get("label", ""),
+                "topics_confidence": _conf(t.get("confidence")),
+                "sentiment": "",
+                "topics": "",
+            }
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix.lower() == ".jsonl":
+        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    else:
+        with path.open("w", encoding="utf-8", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=REVIEW_COLUMNS)
+            w.writeheader()
+            w.writerows(rows)
+    return ReviewExport(path, len(rows), task, version)
+
+
+def _conf(value: float | None) -> str:
+    return "" if value is None else f"{value:.3f}"
+
+
+# -- import ------------------------------------------------------------------------------------------------------
+@dataclass
+class ImportResult:
+    sentiment: store.LabelWrite = field(default_factory=store.LabelWrite)
+    topics: store.LabelWrite = field(default_factory=store.LabelWrite)
+    blank: int = 0  # rows with neither column filled: not reviewed
+
+    def __str__(self) -> str:
+        return f"sentiment: {self.sentiment}; topics: {self.topics}; {self.blank} rows left blank"
+
+
+def _read_review_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    if not path.is_file():
+        raise InputError(f"no such review file: {path}")
+    try:
+        content = path.read_text(encoding="utf-8").lstrip("\ufeff")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    if path.suffix.lower() == ".jsonl":
+        yield from jsonl_objects(path, content)
+        return
+    if path.suffix.lower() != ".csv":
+        raise InputError(f"{path}: unsupported format {path.suffix!r}; use the .csv or .jsonl review file")
+    reader = csv.DictReader(io.StringIO(content, newline=""))
+    header = set(reader.fieldnames or [])
+    if "item_id" not in header or not header & set(FILLED):
+        raise InputError(f"{path}: needs the column item_id and sentiment and/or topics (as exported)")
+    for row in reader:
+        yield reader.line_num, row
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return ";".join(str(v) for v in value)
+    return str(value).strip()
+
+
+def import_labels(engine: Engine, path: Path | str, *, labeller: str, settings: Any = None) -> ImportResult:
+    """Check every row of a filled-in review file, then store its labels in one transaction.
+
+    A row with an item the store does not have, a sentiment that is not a label, or a topic id the taxonomy
+    does not have makes the whole file fail (an ``InputError`` listing the rows), so a file is imported
+    entirely or not at all; fix it and import it again."""
+    from models.taxonomy import MAX_TOPICS_PER_ITEM, TaxonomyError
+
+    path = Path(path)
+    if not labeller.strip():
+        raise InputError("--labeller must name who reviewed the file")
+    taxonomy = _taxonomy(settings)
+    problems: list[str] = []
+    rows: list[dict[str, Any]] = []
+    result = ImportResult()
+    seen_rows = 0
+    for n, raw in _read_review_rows(path):
+        seen_rows += 1
+        sentiment, topics = _cell(raw.get("sentiment")).lower(), _cell(raw.get("topics"))
+        if not sentiment and not topics:
+            result.blank += 1
+            continue
+        try:
+            item_id = int(_cell(raw.get("item_id")))
+        except ValueError:
+            problems.append(f"line {n}: item_id {raw.get('item_id')!r} is not a number")
+            continue
+        if sentiment:
+            if sentiment not in SENTIMENT_LABELS:
+                problems.append(
+                    f"line {n}: sentiment {sentiment!r} is not one of {', '.join(SENTIMENT_LABELS)}"
+                )
+            else:
+                rows.append({"item_id": item_id, "task": "sentiment", "label": sentiment, "line": n})
+        if topics:
+            try:
+                given = [t.strip() for t in topics.replace(",", ";").split(";") if t.strip()]
+                ids = taxonomy.check_labels(given, f"line {n}")
+            except TaxonomyError as exc:
+                problems.append(str(exc).replace(f" the taxonomy {taxonomy.source} has", " known ids:"))
+                continue
+            if len(ids) > MAX_TOPICS_PER_ITEM:
+                problems.append(f"line {n}: {len(ids)} topics; give at most {MAX_TOPICS_PER_ITEM}")
+                continue
+            if taxonomy.fallback in ids and len(ids) > 1:
+                problems.append(f"line {n}: {taxonomy.fallback!r} goes alone, not with other topics")
+                continue
+            rows.append({"item_id": item_id, "task": "topics", "label": ";".join(ids), "line": n})
+    if seen_rows == 0:
+        raise InputError(f"{path}: no rows")
+    with engine.begin() as conn:
+        known = store.known_item_ids(conn, [r["item_id"] for r in rows])
+        problems += [
+            f"line {r['line']}: item {r['item_id']} is not in this store"
+            for r in rows
+            if r["item_id"] not in known
+        ]
+        if problems:
+            problems.sort(key=lambda p: int(p.split(":")[0].split()[-1]) if p.startswith("line ") else 0)
+            shown = "\n  ".join(problems[:MAX_PROBLEMS_SHOWN])
+            more = len(problems) - MAX_PROBLEMS_SHOWN
+            raise InputError(
+                f"{path}: {len(problems)} problem(s), nothing imported:\n  {shown}"
+                + (f"\n  … and {more} more" if more > 0 else "")
+            )
+        for task in store.TASKS:
+            part = [
+                {**r, "labeller": labeller.strip(), "source": path.name} for r in rows if r["task"] == task
+            ]
+            setattr(result, task, store.save_labels(conn, part))
+    return result
+
+
+# -- what the labels say about the models -----------------------------------------------------------------------
+def label_stats(engine: Engine, settings: Any = None) -> dict[str, Any]:
+    """Per task: how many items people labelled, with which labels, and how the active model's stored
+    predictions score against them (sentiment: accuracy and macro-F1; topics: micro- and macro-F1)."""
+    from models.evaluate import score
+    from models.topics import split_topics, topic_scores
+
+    out: dict[str, Any] = {}
+    with engine.connect() as conn:
+        counts = store.label_counts(conn)
+        for task in store.TASKS:
+            labelled = store.labelled_items(conn, task)
+            version = db.get_active_model(conn, task)
+            current = store.current_predictions(conn, [r["id"] for r in labelled], task)
+            entry: dict[str, Any] = {
+                "labelled": len(labelled),
+                "labels": dict(sorted(counts.get(task, {}).items())),
+                "active_model": version,
+                "scored": len(current),
+            }
+            pairs = [(r["label"], current[r["id"]]["label"]) for r in labelled if r["id"] in current]
+            if pairs:
+                gold, pred = zip(*pairs, strict=True)
+                if task == "sentiment":
+                    s = score(gold, pred, SENTIMENT_LABELS)
+                    entry["accuracy"], entry["macro_f1"] = s["accuracy"], s["macro_f1"]
+                    entry["per_class_f1"] = s["per_class_f1"]
+                else:
+                    ids = _taxonomy(settings).ids
+                    s = topic_scores([split_topics(g) for g in gold], [split_topics(p) for p in pred], ids)
+                    entry["micro_f1"], entry["macro_f1"] = s["micro_f1"], s["macro_f1"]
+            out[task] = entry
+    return out
+
+
+def export_training(engine: Engine, task: str, path: Path | str) -> int:
+    """The store's labels for ``task`` as JSONL rows {id, text, sentiment | topics}: what ``suara train
+    sentiment --data`` and ``suara train topics --data`` read. Texts are the store's (masked) texts."""
+    from models.topics import split_topics
+
+    if task not in store.TASKS:
+        raise InputError(f"unknown task {task!r}; use one of {list(store.TASKS)}")
+    with engine.connect() as conn:
+        labelled = store.labelled_items(conn, task)
+    if not labelled:
+        raise InputError(f"the store has no {task} labels yet; import a review file first")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as f:
+        for r in labelled:
+            value: Any = split_topics(r["label"]) if task == "topics" else r["label"]
+            f.write(json.dumps({"id": f"item-{r['id']}", "text": r["text"], task: value}, ensure_ascii=False))
+            f.write("\n")
+    return len(labelled)

@@ -1,0 +1,291 @@
+"""The review loop: export the least confident predictions, import people's labels (all or nothing), score the
+active models on them, and hand them to training."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from test_storage import item_row
+from typer.testing import CliRunner
+
+from models.data import load_labelled
+from models.taxonomy import load_taxonomy
+from models.topics import load_topic_labels
+from storage import db, schema
+from storage import labels as store
+from suara import jobs, review
+from suara.cli import app
+from suara.config import get_settings
+from suara.errors import InputError
+
+
+@pytest.fixture(scope="module")
+def classified_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled sample collected and classified once (TF-IDF sentiment, the released topic model)."""
+    path = tmp_path_factory.mktemp("review") / "classified.db"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SUARA_DATABASE_URL", f"sqlite:///{path}")
+        mp.setenv("SUARA_MODEL_DIR", str(path.parent / "model_store"))
+        get_settings.cache_clear()
+        engine = jobs.engine_for()
+        jobs.collect_file(engine, jobs.SAMPLE_FILE)
+        jobs.classify_pending(engine)
+        engine.dispose()
+    get_settings.cache_clear()
+    return path
+
+
+@pytest.fixture
+def store_engine(classified_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A copy of the classified store for one test, and the settings pointing at it."""
+    path = tmp_path / "store.db"
+    shutil.copy(classified_db, path)
+    monkeypatch.setenv("SUARA_DATABASE_URL", f"sqlite:///{path}")
+    get_settings.cache_clear()
+    return jobs.engine_for()
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def write_csv(path: Path, rows: list[dict[str, str]]) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    return path
+
+
+def label_rows(engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(schema.labels)).scalar_one())
+
+
+def test_export_lists_the_least_confident_unlabelled_items_first(store_engine, tmp_path):
+    out = review.export_queue(store_engine, tmp_path / "r.csv", limit=25)
+    rows = read_csv(out.path)
+    assert out.rows == len(rows) == 25 and out.model_version.startswith("sentiment-tfidf-")
+    assert list(rows[0]) == list(review.REVIEW_COLUMNS)
+    conf = [float(r["sentiment_confidence"]) for r in rows]
+    assert conf == sorted(conf)
+    with store_engine.connect() as conn:
+        every = sorted(
+            conn.execute(
+                select(schema.predictions.c.confidence).where(schema.predictions.c.task == "sentiment")
+            ).scalars()
+        )
+    assert conf[-1] <= every[25] + 1e-3  # nothing more doubtful was left out
+    assert all(r["predicted_sentiment"] and r["predicted_topics"] for r in rows)
+    assert all(r["sentiment"] == "" and r["topics"] == "" for r in rows)  # the reviewer fills these
+    by_topics = read_csv(review.export_queue(store_engine, tmp_path / "t.csv", task="topics", limit=10).path)
+    tconf = [float(r["topics_confidence"]) for r in by_topics]
+    assert tconf == sorted(tconf)
+    jl = review.export_queue(store_engine, tmp_path / "r.jsonl", limit=3).path
+    assert [json.loads(line)["item_id"] for line in jl.read_text().splitlines()] == [
+        int(r["item_id"]) for r in rows[:3]
+    ]
+
+
+def test_import_stores_labels_once_and_a_later_review_replaces_them(store_engine, tmp_path):
+    rows = read_csv(review.export_queue(store_engine, tmp_path / "r.csv", limit=6).path)
+    rows[0].update(sentiment="negative", topics="pembayaran_dana; aplikasi_sistem")
+    rows[1].update(sentiment="Neutral")
+    rows[2].update(topics="informasi_kebijakan")
+    filled = write_csv(tmp_path / "filled.csv", rows)
+    first = review.import_labels(store_engine, filled, labeller="ana")
+    assert (first.sentiment.new, first.topics.new, first.blank) == (2, 2, 3)
+    again = review.import_labels(store_engine, filled, labeller="ana")
+    assert (again.sentiment.new, again.sentiment.unchanged, again.topics.unchanged) == (0, 2, 2)
+    assert label_rows(store_engine) == 4
+    with store_engine.connect() as conn:
+        topics = {r["id"]: r for r in store.labelled_items(conn, "topics")}
+    assert topics[int(rows[0]["item_id"])]["label"] == "pembayaran_dana;aplikasi_sistem"
+    assert topics[int(rows[0]["item_id"])]["labeller"] == "ana"
+    assert topics[int(rows[0]["item_id"])]["source"] == "filled.csv"
+    # labelled items leave the sentiment queue; the next export starts after them
+    queue = read_csv(review.export_queue(store_engine, tmp_path / "r2.csv", limit=6).path)
+    labelled = {rows[0]["item_id"], rows[1]["item_id"]}
+    assert not labelled & {r["item_id"] for r in queue}
+    rows[1].update(sentiment="positive")
+    changed = review.import_labels(store_engine, write_csv(tmp_path / "b.csv", rows), labeller="budi")
+    assert (changed.sentiment.updated, changed.sentiment.unchanged) == (1, 1)
+    assert label_rows(store_engine) == 4
+
+
+def test_a_file_with_bad_rows_imports_nothing_and_names_each_row(store_engine, tmp_path):
+    rows = read_csv(review.export_queue(store_engine, tmp_path / "r.csv", limit=8).path)
+    rows[0].update(sentiment="negative")  # good, but the file fails as a whole
+    rows[1].update(sentiment="marah")
+    rows[2].update(topics="pembayaran_dana;bansos")
+    rows[3].update(topics="lainnya;aplikasi_sistem")
+    rows[4].update(item_id="999999", sentiment="neutral")
+    rows[5].update(item_id="abc", sentiment="neutral")
+    rows[6].update(topics="akun_verifikasi;aplikasi_sistem;pembayaran_dana;layanan_pelanggan")
+    with pytest.raises(InputError) as err:
+        review.import_labels(store_engine, write_csv(tmp_path / "bad.csv", rows), labeller="ana")
+    msg = str(err.value)
+    assert "6 problem(s), nothing imported" in msg
+    for expected in (
+        "line 3: sentiment 'marah'",
+        "line 4: unknown topic id 'bansos'",
+        "line 5: 'lainnya' goes alone",
+        "line 6: item 999999 is not in this store",
+        "line 7: item_id 'abc' is not a number",
+        "line 8: 4 topics",
+    ):
+        assert expected in msg
+    assert msg.index("line 3") < msg.index("line 8")
+    assert label_rows(store_engine) == 0
+    for bad, match in (
+        ("text\nhalo\n", "needs the column item_id"),
+        ("item_id,sentiment\n", "no rows"),
+    ):
+        (tmp_path / "x.csv").write_text(bad, encoding="utf-8")
+        with pytest.raises(InputError, match=match):
+            review.import_labels(store_engine, tmp_path / "x.csv", labeller="ana")
+    (tmp_path / "x.jsonl").write_text('{"item_id": 1, "sentiment": "negative"}\nnot json\n', encoding="utf-8")
+    with pytest.raises(InputError, match="line 2 is not JSON"):
+        review.import_labels(store_engine, tmp_path / "x.jsonl", labeller="ana")
+    (tmp_path / "y.jsonl").write_text('["item_id", 1]\n', encoding="utf-8")
+    for read in (lambda p: review.import_labels(store_engine, p, labeller="ana"), load_labelled):
+        with pytest.raises(InputError, match="line 1 is not a JSON object"):
+            read(tmp_path / "y.jsonl")
+    with pytest.raises(InputError, match="no such review file"):
+        review.import_labels(store_engine, tmp_path / "missing.csv", labeller="ana")
+    with pytest.raises(InputError, match="labeller"):
+        review.import_labels(store_engine, tmp_path / "bad.csv", labeller=" ")
+    assert label_rows(store_engine) == 0
+
+
+def test_stats_score_the_active_models_on_the_stored_labels(store_engine, tmp_path):
+    rows = read_csv(review.export_queue(store_engine, tmp_path / "r.csv", limit=40).path)
+    with store_engine.connect() as conn:  # the sample's texts are masked in the store: match by source id
+        source_ids = dict(conn.execute(select(schema.items.c.id, schema.items.c.source_id)).all())
+    by_source_id = {
+        json.loads(line)["id"]: json.loads(line)["gold"]
+        for line in jobs.SAMPLE_FILE.read_text(encoding="utf-8").splitlines()
+    }
+    for r in rows:
+        g = by_source_id[source_ids[int(r["item_id"])]]
+        r.update(sentiment=g["sentiment"], topics=";".join(g["topics"]))
+    review.import_labels(store_engine, write_csv(tmp_path / "gold.csv", rows), labeller="gold")
+    stats = review.label_stats(store_engine)
+    s, t = stats["sentiment"], stats["topics"]
+    assert s["labelled"] == s["scored"] == 40 and sum(s["labels"].values()) == 40
+    right = sum(r["predicted_sentiment"] == r["sentiment"] for r in rows)
+    assert s["accuracy"] == round(right / 40, 4)
+    assert s["active_model"].startswith("sentiment-tfidf-")
+    assert t["labelled"] == 40 and 0 <= t["micro_f1"] <= 1 and t["active_model"].startswith("topics-")
+    exact = sum(r["predicted_topics"] == r["topics"] for r in rows)
+    assert (t["micro_f1"] == 1.0) == (exact == 40)
+
+
+def test_labels_export_in_the_formats_training_reads(store_engine, tmp_path):
+    with pytest.raises(InputError, match="no sentiment labels yet"):
+        review.export_training(store_engine, "sentiment", tmp_path / "s.jsonl")
+    rows = read_csv(review.export_queue(store_engine, tmp_path / "r.csv", limit=5).path)
+    for r, (s, t) in zip(
+        rows,
+        [("negative", "pembayaran_dana"), ("neutral", ""), ("", "akun_verifikasi;aplikasi_sistem")],
+        strict=False,
+    ):
+        r.update(sentiment=s, topics=t)
+    review.import_labels(store_engine, write_csv(tmp_path / "f.csv", rows), labeller="ana")
+    assert review.export_training(store_engine, "sentiment", tmp_path / "s.jsonl") == 2
+    assert review.export_training(store_engine, "topics", tmp_path / "t.jsonl") == 2
+    texts, labels = load_labelled(tmp_path / "s.jsonl")
+    assert sorted(labels) == ["negative", "neutral"] and all(texts)
+    topics = load_topic_labels(tmp_path / "t.jsonl", load_taxonomy(None))
+    assert sorted(topics.topics) == [["akun_verifikasi", "aplikasi_sistem"], ["pembayaran_dana"]]
+    with pytest.raises(InputError, match="unknown task"):
+        review.export_training(store_engine, "emotion", tmp_path / "e.jsonl")
+
+
+def test_an_export_before_classification_says_what_to_do(tmp_path):
+    engine = jobs.engine_for()
+    with pytest.raises(InputError, match="run `suara classify` first"):
+        review.export_queue(engine, tmp_path / "r.csv")
+    with pytest.raises(InputError, match=r"\.csv or \.jsonl"):
+        review.export_queue(engine, tmp_path / "r.xlsx")
+
+
+def test_labels_upsert_on_both_stores(engine):
+    with engine.begin() as conn:
+        ids = db.upsert_items(conn, [item_row("1"), item_row("2")]).ids
+        one, two = ids[("x", "1")], ids[("x", "2")]
+        row = {"task": "sentiment", "labeller": "ana", "source": "a.csv"}
+        first = store.save_labels(
+            conn, [{**row, "item_id": one, "label": "neutral"}, {**row, "item_id": two, "label": "negative"}]
+        )
+        assert (first.new, first.updated, first.unchanged) == (2, 0, 0)
+        # the same item twice in one file: its last row wins
+        again = store.save_labels(
+            conn,
+            [{**row, "item_id": one, "label": "negative"}, {**row, "item_id": one, "label": "neutral"}],
+        )
+        assert (again.new, again.updated, again.unchanged) == (0, 0, 1)
+        changed = store.save_labels(conn, [{**row, "item_id": two, "label": "positive", "labeller": "budi"}])
+        assert (changed.new, changed.updated) == (0, 1)
+        assert store.label_counts(conn) == {"sentiment": {"neutral": 1, "positive": 1}}
+        assert store.known_item_ids(conn, [one, two, 10**9]) == {one, two}
+    with engine.begin() as conn:  # deleting an item deletes its labels
+        conn.execute(schema.items.delete().where(schema.items.c.id == one))
+        assert [r["id"] for r in store.labelled_items(conn, "sentiment")] == [two]
+
+
+def test_review_commands_end_to_end(store_engine, tmp_path):
+    runner = CliRunner()
+
+    def invoke(*args):
+        return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+    out = invoke("review", "export", "--out", tmp_path / "r.csv", "--limit", "3", "--since", "2026-10-26")
+    assert out.exit_code == 0 and "3 items, least confident sentiment" in out.output
+    rows = read_csv(tmp_path / "r.csv")
+    assert all(r["created_at"] >= "2026-10-25T17:00" for r in rows)  # from 26 October, Jakarta time
+    rows[0].update(sentiment="neutral")
+    write_csv(tmp_path / "r.csv", rows)
+    imported = invoke("review", "import", tmp_path / "r.csv", "--labeller", "ana")
+    assert imported.exit_code == 0 and "sentiment: 1 new" in imported.output
+    stats = json.loads(invoke("review", "stats").output)
+    assert stats["sentiment"]["labelled"] == 1 and stats["topics"]["labelled"] == 0
+    labels = invoke("review", "labels", "--task", "sentiment", "--out", tmp_path / "l.jsonl")
+    assert labels.exit_code == 0 and "1 labelled items" in labels.output
+    rows[1].update(sentiment="furious")
+    write_csv(tmp_path / "r.csv", rows)
+    bad = invoke("review", "import", tmp_path / "r.csv")
+    assert bad.exit_code == 2 and "nothing imported" in bad.output
+
+
+def test_the_loop_closes_labels_train_a_topic_model_that_takes_over_the_store(store_engine, tmp_path):
+    from models.topics import TopicArgs, TopicModel, train_topics
+
+    rows = read_csv(review.export_queue(store_engine, tmp_path / "r.csv", task="topics", limit=12).path)
+    for r, t in zip(rows, ["aplikasi_sistem", "pembayaran_dana;akun_verifikasi", "lainnya"] * 4, strict=True):
+        r["topics"] = t
+    review.import_labels(store_engine, write_csv(tmp_path / "f.csv", rows), labeller="ana")
+    review.export_training(store_engine, "topics", tmp_path / "mine.jsonl")
+    released = TopicModel.from_pretrained(review.label_stats(store_engine)["topics"]["active_model"])
+    path = train_topics(
+        None,
+        [tmp_path / "mine.jsonl"],
+        out_root=tmp_path / "models",
+        args=TopicArgs(embedder=released.args.embedder, cv_folds=2),
+        name="topics-mine",
+    )
+    card = json.loads((path / "config.json").read_text())
+    assert "mine.jsonl" in json.dumps(card) and path.name.startswith("topics-mine-")
+    result = jobs.classify_pending(store_engine, topics_ref=str(path))
+    assert result.classified == 0 and result.topics_classified == 432  # every stored item, once
+    assert result.topics_activated and result.topics_model_version == path.name
+    stats = review.label_stats(store_engine)["topics"]
+    assert stats["active_model"] == path.name and stats["scored"] == 12
+    again = jobs.classify_pending(store_engine, topics_ref=str(path))
+    assert again.topics_classified == 0 and again.topics_activated  # a rerun has nothing left to do
