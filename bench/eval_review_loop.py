@@ -207,7 +207,7 @@ def sentiment_loop(args: argparse.Namespace, work: Path, pool: list, held: list,
 
     from models.evaluate import score
     from models.sentiment import SentimentModel
-    from models.train_transformer import TrainingArgs, train_sentiment_transformer
+    from models.train_transformer import continue_args, train_sentiment_transformer
 
     released = SentimentModel.from_pretrained("sentiment-e5-lora")
     labels = work / "pool-sentiment.jsonl"
@@ -218,9 +218,9 @@ def sentiment_loop(args: argparse.Namespace, work: Path, pool: list, held: list,
         ),
         encoding="utf-8",
     )
-    base = replace(
-        TrainingArgs.from_dict(released.card["training_args"]),
-        init_from=released.version,
+    base = continue_args(  # what `suara train sentiment --kind transformer --init-from` starts from
+        released.version,
+        None,
         max_steps=args.sentiment_steps,
         eval_every=10**6,  # no early stopping on dev: the weights after N steps
     )

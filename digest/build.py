@@ -197,6 +197,17 @@ class DayCounts:
 
 
 @dataclass(frozen=True)
+class ReviewCheck:
+    """How the active models' predictions compare with the items people reviewed (``suara review``), all time:
+    sentiment labels equal; topics: the reviewer's main topic among the predicted ones."""
+
+    sentiment_n: int = 0
+    sentiment_agree: int = 0
+    topics_n: int = 0
+    topics_agree: int = 0
+
+
+@dataclass(frozen=True)
 class DigestData:
     period: Period
     previous_period: Period
@@ -223,6 +234,7 @@ class DigestData:
     daily: list[DayCounts] = field(default_factory=list)
     campaign_items: int = 0  # items of the period that belong to a campaign
     campaigns: int = 0
+    review: ReviewCheck | None = None  # None: nobody has reviewed items in this store
 
     @property
     def is_empty(self) -> bool:
@@ -391,6 +403,7 @@ def build_digest(
     topic_names: TopicNames | None = None,
     tz: str = DEFAULT_TZ,
     spike_rules: SpikeRules = DEFAULT_RULES,
+    review: ReviewCheck | None = None,
 ) -> DigestData:
     """Everything the digest says, computed from the rows of the period and of the periods before.
 
@@ -558,4 +571,5 @@ def build_digest(
         daily=[DayCounts(d, **{k: daily_sent[d][k] for k in (*SENTIMENTS, "unclassified")}) for d in days],
         campaign_items=len(campaign_ids),
         campaigns=len(set(campaign_ids)),
+        review=review if review and (review.sentiment_n or review.topics_n) else None,
     )

@@ -56,6 +56,8 @@ TEXT = {
         "model": "Model",
         "model_sentiment": "sentimen",
         "model_topics": "topik",
+        "review_check": "cocok dengan peninjau",
+        "review_part": "{what} {pct:.0f}% dari {n} item",
         "generated": "Dibuat {at}",
         "prev": "sebelumnya",
         "new": "baru",
@@ -151,6 +153,8 @@ TEXT = {
         "model": "Model",
         "model_sentiment": "sentiment",
         "model_topics": "topics",
+        "review_check": "agrees with reviewers",
+        "review_part": "{what} on {pct:.0f}% of {n} items",
         "generated": "Generated {at}",
         "prev": "previous",
         "new": "new",
@@ -423,7 +427,28 @@ def model_line(data: DigestData, lang: str) -> str:
         models = (
             f"{t['model_sentiment']} {models}; {t['model_topics']} {', '.join(data.topic_model_versions)}"
         )
-    return f"{t['model']}: {models} · {t['generated'].format(at=local(data.generated_at, data.tz))}"
+    line = f"{t['model']}: {models}"
+    if check := review_check(data, lang):
+        line += f" · {check}"
+    return f"{line} · {t['generated'].format(at=local(data.generated_at, data.tz))}"
+
+
+def review_check(data: DigestData, lang: str) -> str | None:
+    """ "agrees with reviewers: sentiment on 84% of 120 items, topics on 77% of 95 items", or None when nobody
+    reviewed anything."""
+    r = data.review
+    if r is None:
+        return None
+    t = texts(lang)
+    parts = [
+        t["review_part"].format(what=t[key], pct=100 * agree / n, n=n)
+        for key, n, agree in (
+            ("model_sentiment", r.sentiment_n, r.sentiment_agree),
+            ("model_topics", r.topics_n, r.topics_agree),
+        )
+        if n
+    ]
+    return f"{t['review_check']}: {', '.join(parts)}" if parts else None
 
 
 def title(data: DigestData, lang: str) -> str:

@@ -27,7 +27,7 @@ import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -447,6 +447,21 @@ def train_sentiment_transformer(
         log(f"note: {path} holds {size / 1e6:.1f} MB besides the encoder, over the 10 MB release budget")
     log(f"saved {path}")
     return path
+
+
+def continue_args(init_from: str, model_dir: Path | None, **changes: Any) -> TrainingArgs:
+    """The arguments for a short stage that continues a saved transformer model (say, with the store's
+    reviewed labels in ``extra_data``): that model's own training arguments (encoder, adapter shape, learning
+    rates, data mix, early stopping), starting from its adapter and head, with ``changes`` on top.
+
+    ``continue_args("sentiment-e5-lora", None, extra_data=("mine.jsonl",), max_steps=120)`` is the stage
+    ``bench/eval_review_loop.py`` measures."""
+    path = registry.resolve(init_from, model_dir)
+    config = registry.read_config(path)
+    if config.get("kind") != "transformer" or not config.get("training_args"):
+        raise ModelError(f"--init-from {init_from}: not a transformer sentiment model trained by Suara")
+    args = TrainingArgs.from_dict(config["training_args"])
+    return replace(args, init_from=str(path), **changes)
 
 
 def _init_from(net: SentimentNet, args: TrainingArgs, model_dir: Path, log: Log) -> dict[str, Any]:

@@ -166,3 +166,19 @@ def review_queue(
     if sources:
         stmt = stmt.where(items.c.source.in_(list(sources)))
     return [dict(r._mapping) for r in conn.execute(stmt)]
+
+
+def agreement(conn: Connection) -> dict[str, tuple[int, int]]:
+    """{task: (labelled items with a current prediction, how many of them it gets right)}: for sentiment the
+    same label; for topics the reviewer's first (main) topic among the predicted ones."""
+    out: dict[str, tuple[int, int]] = {}
+    for task in TASKS:
+        labelled = labelled_items(conn, task)
+        current = current_predictions(conn, [r["id"] for r in labelled], task)
+        pairs = [(r["label"], current[r["id"]]["label"]) for r in labelled if r["id"] in current]
+        if task == "topics":
+            right = sum(gold.split(";")[0] in pred.split(";") for gold, pred in pairs)
+        else:
+            right = sum(gold == pred for gold, pred in pairs)
+        out[task] = (len(pairs), right)
+    return out

@@ -240,17 +240,37 @@ def train_sentiment(
     encoder: Annotated[
         str, typer.Option(help="transformer: base encoder, a Hugging Face name or a directory")
     ] = "intfloat/multilingual-e5-small",
-    epochs: Annotated[float, typer.Option(help="transformer: epochs")] = 3.0,
+    epochs: Annotated[float | None, typer.Option(help="transformer: epochs (default 3)")] = None,
     max_minutes: Annotated[
         float | None, typer.Option(help="transformer: training-time budget in minutes")
+    ] = None,
+    init_from: Annotated[
+        str | None,
+        typer.Option(
+            help="transformer: continue this model (name, version or directory) with its own training "
+            "arguments, from its adapter and head: a short stage, e.g. with reviewed labels in --data"
+        ),
+    ] = None,
+    max_steps: Annotated[
+        int | None, typer.Option(min=1, help="transformer: stop after this many steps")
+    ] = None,
+    name: Annotated[
+        str | None,
+        typer.Option(
+            help="transformer: model name (default sentiment-e5-lora; <its name>-tuned with --init-from)"
+        ),
     ] = None,
 ) -> None:
     """Train a sentiment model and save it as a new version with its model card."""
     from models.train import train_sentiment_tfidf
 
     settings = get_settings()
+    if kind is not Kind.transformer and (init_from or max_steps or name):
+        raise InputError("--init-from, --max-steps and --name apply to --kind transformer")
     if kind is Kind.transformer:
-        from models.train_transformer import TrainingArgs, train_sentiment_transformer
+        from dataclasses import replace
+
+        from models.train_transformer import TrainingArgs, continue_args, train_sentiment_transformer
 
         if valid:
             raise InputError(
@@ -260,10 +280,18 @@ def train_sentiment(
         for f in data or []:
             if not f.is_file():
                 raise InputError(f"no training file {f}")
+        changes: dict = {"extra_data": tuple(str(f) for f in data or []), "max_steps": max_steps}
+        if epochs is not None:
+            changes["epochs"] = epochs
+        if init_from:
+            args = continue_args(init_from, settings.model_dir, **changes)
+            args = replace(args, name=name or f"{args.name}-tuned")
+        else:
+            args = TrainingArgs(encoder=encoder, **changes, **({"name": name} if name else {}))
         path = train_sentiment_transformer(
             settings.data_dir,
             out_root=out or settings.model_dir,
-            args=TrainingArgs(encoder=encoder, epochs=epochs, extra_data=tuple(str(f) for f in data or [])),
+            args=args,
             max_minutes=max_minutes,
             log=lambda m: typer.echo(m, err=True),
         )

@@ -25,11 +25,12 @@ from sqlalchemy import Engine
 from collectors.base import PagedCollector
 from collectors.files import FileCollector, FileMapping
 from collectors.xlsx import XlsxCollector
-from digest.build import DigestData, Period, build_digest, history_start
+from digest.build import DigestData, Period, ReviewCheck, build_digest, history_start
 from models import registry
 from models.sentiment import Prediction, SentimentModel
 from models.topics import sentiment_pass
 from storage import db, queries
+from storage import labels as review_store
 from storage import reclassify as rq
 from storage.ingest import IngestResult, ingest
 from storage.reclassify import Scope
@@ -379,6 +380,7 @@ def build_for(
         first = queries.first_item_time(conn)
         if clusters is None:
             clusters = stored_clusters(conn, period)
+        checked = review_store.agreement(conn)
     history = [r for r in rows if r["created_at"] < start]
     return build_digest(
         [r for r in rows if r["created_at"] >= start],
@@ -391,6 +393,7 @@ def build_for(
         clusters=clusters,
         topic_names=load_topic_names() if topic_names is None else topic_names,
         tz=tz,
+        review=ReviewCheck(*checked["sentiment"], *checked["topics"]),
     )
 
 

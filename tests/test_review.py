@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from sqlalchemy import func, select
 from test_storage import item_row
 from typer.testing import CliRunner
 
+from digest.build import ReviewCheck
 from models.data import load_labelled
 from models.taxonomy import load_taxonomy
 from models.topics import load_topic_labels
@@ -289,3 +291,67 @@ def test_the_loop_closes_labels_train_a_topic_model_that_takes_over_the_store(st
     assert stats["active_model"] == path.name and stats["scored"] == 12
     again = jobs.classify_pending(store_engine, topics_ref=str(path))
     assert again.topics_classified == 0 and again.topics_activated  # a rerun has nothing left to do
+
+
+def test_the_digest_footer_says_how_often_the_models_agree_with_reviewers(store_engine, tmp_path):
+    before = jobs.write_digest(store_engine, last_day=date(2026, 11, 15), out_dir=tmp_path / "d0", lang="en")
+    assert before.data.review is None and "reviewers" not in before.markdown.read_text(encoding="utf-8")
+    rows = read_csv(review.export_queue(store_engine, tmp_path / "r.csv", limit=8).path)
+    for r in rows:  # the reviewer agrees with the model on the first five items' sentiment only
+        r["sentiment"] = r["predicted_sentiment"]
+    for r in rows[5:]:
+        r["sentiment"] = next(s for s in ("negative", "neutral") if s != r["predicted_sentiment"])
+    rows[0]["topics"] = rows[0]["predicted_topics"].split(";")[0]  # main topic among the predicted: agrees
+    rows[1]["topics"] = next(
+        t for t in ("penipuan_keamanan", "ketepatan_sasaran") if t not in rows[1]["predicted_topics"]
+    )
+    review.import_labels(store_engine, write_csv(tmp_path / "f.csv", rows), labeller="ana")
+    files = jobs.write_digest(store_engine, last_day=date(2026, 11, 15), out_dir=tmp_path / "d", lang="en")
+    check = "agrees with reviewers: sentiment on 62% of 8 items, topics on 50% of 2 items"
+    assert files.data.review == ReviewCheck(8, 5, 2, 1)
+    assert check in files.markdown.read_text(encoding="utf-8")
+    assert check in files.html.read_text(encoding="utf-8")
+    id_md = jobs.write_digest(store_engine, last_day=date(2026, 11, 15), out_dir=tmp_path / "i", lang="id")
+    assert (
+        "cocok dengan peninjau: sentimen 62% dari 8 item, topik 50% dari 2 item"
+        in id_md.markdown.read_text(encoding="utf-8")
+    )
+
+
+def test_queue_and_agreement_queries_on_both_stores(engine):
+    with engine.begin() as conn:
+        ids = db.upsert_items(conn, [item_row(str(n), text=f"post {n}") for n in range(4)]).ids
+        item = [ids[("x", str(n))] for n in range(4)]
+        rows = [
+            {
+                "item_id": i,
+                "task": "sentiment",
+                "model_version": "s-1",
+                "label": lab,
+                "scores": {},
+                "confidence": c,
+            }
+            for i, lab, c in zip(
+                item, ["negative", "neutral", "positive", "neutral"], [0.9, 0.4, 0.7, 0.5], strict=True
+            )
+        ]
+        rows.append({**rows[1], "model_version": "s-0", "confidence": 0.1})  # not the active version
+        db.save_predictions(conn, rows)
+        db.set_active_model(conn, "sentiment", "s-1")
+        assert [r["id"] for r in store.review_queue(conn, "sentiment", limit=3)] == [
+            item[1],
+            item[3],
+            item[2],
+        ]
+        assert store.review_queue(conn, "topics", limit=3) == []  # no topic predictions
+        label = {"task": "sentiment", "labeller": "ana", "source": "a.csv"}
+        store.save_labels(
+            conn,
+            [
+                {**label, "item_id": item[1], "label": "neutral"},
+                {**label, "item_id": item[3], "label": "negative"},
+            ],
+        )
+        assert [r["id"] for r in store.review_queue(conn, "sentiment", limit=3)] == [item[2], item[0]]
+        assert store.agreement(conn) == {"sentiment": (2, 1), "topics": (0, 0)}
+        assert store.current_predictions(conn, item[:2], "sentiment")[item[1]]["model_version"] == "s-1"

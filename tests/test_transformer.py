@@ -232,6 +232,47 @@ def test_a_second_stage_starts_from_a_saved_adapter_of_the_same_shape(
         _init_from(net, tiny_args(encoder=str(tiny_bert), init_from="sentiment-tfidf"), tmp_path, print)
 
 
+def test_train_cli_continues_a_model_with_reviewed_labels(
+    trained, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    from typer.testing import CliRunner
+
+    from suara.cli import app
+    from suara.config import get_settings
+
+    monkeypatch.setenv("SUARA_DATA_DIR", str(write_data_dir(tmp_path / "data")))
+    get_settings.cache_clear()
+    mine = tmp_path / "mine.jsonl"  # what `suara review labels --task sentiment` writes
+    mine.write_text('{"id": "item-7", "text": "sertifikat saya kok belum muncul", "sentiment": "neutral"}\n')
+    out = tmp_path / "models"
+    args = [
+        "train",
+        "sentiment",
+        "--kind",
+        "transformer",
+        "--init-from",
+        str(trained[0]),
+        "--data",
+        str(mine),
+    ]
+    result = CliRunner().invoke(app, [*args, "--max-steps", "3", "--out", str(out)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    path = Path(result.output.strip().splitlines()[-1])
+    config = json.loads((path / "config.json").read_text())
+    base = json.loads((trained[0] / "config.json").read_text())
+    assert (
+        config["name"] == f"{base['name']}-tuned" and config["initialised_from"]["version"] == base["version"]
+    )
+    assert config["training"]["steps"] == 3
+    assert config["training_args"]["lora_r"] == base["training_args"]["lora_r"]  # its own arguments
+    mix = {d["file"]: d for d in config["training_data"]}
+    assert mix[f"{mine.parent.name}/mine.jsonl"]["repeat"] == 2
+    bad = CliRunner().invoke(app, ["train", "sentiment", "--init-from", str(trained[0])])
+    assert bad.exit_code == 2 and "apply to --kind transformer" in bad.output
+    tfidf = CliRunner().invoke(app, [*args[:4], "--init-from", "sentiment-tfidf"])
+    assert tfidf.exit_code == 2 and "not a transformer sentiment model" in tfidf.output
+
+
 def test_bucketed_batches_cover_every_row_once_and_group_lengths():
     lengths = np.random.default_rng(0).integers(3, 120, size=1000)
     batches = bucketed_batches(lengths, batch_size=16, seed=1, epoch=0, spread=10)
