@@ -40,9 +40,9 @@ class DiscoveryArgs:
     """How a period is clustered and matched; defaults chosen on the bundled sample (see docs/MODELS.md)."""
 
     method: str = "agglomerative"  # or "hdbscan"
-    distance_threshold: float = 0.7  # agglomerative: average-linkage cosine distance that stops merging
+    distance_threshold: float = 0.75  # agglomerative: average-linkage cosine distance that stops merging
     min_cluster_size: int = 3  # smaller groups count as outliers
-    assign_threshold: float | None = 0.3  # an outlier this similar to a cluster's centroid joins it
+    assign_threshold: float | None = 0.25  # an outlier this similar to a cluster's centroid joins it
     match_threshold: float = 0.6  # cosine similarity to carry an earlier cluster's id over
     sentiments: tuple[str, ...] | None = ("negative", "neutral")  # which items to cluster; None = all
     n_keywords: int = 6
