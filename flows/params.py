@@ -94,6 +94,17 @@ class DigestParams(StoreParams):
     )
 
 
+# -- review -----------------------------------------------------------------------------------------------------
+class ReviewParams(StoreParams):
+    task: Literal["sentiment", "topics"] = Field(
+        default="sentiment", description="rank by this task's confidence (least sure first)"
+    )
+    limit: int = Field(default=200, ge=1, le=10_000, description="items in the review file")
+    days: int = Field(default=7, ge=1, description="items created in the last this many days (local time)")
+    last_day: date | None = Field(default=None, description="last day included; default: yesterday")
+    out_dir: str | None = Field(default=None, description="directory; default SUARA_OUT_DIR (under review/)")
+
+
 class PipelineParams(StoreParams):
     source_file: str | None = Field(default=None, description="export to import; default: the bundled sample")
     model: str | None = None

@@ -9,6 +9,7 @@ Every task takes the store's URL, not an engine, so that it can run in another p
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 from prefect import task
 from prefect.artifacts import create_markdown_artifact
@@ -225,3 +226,36 @@ def publish_markdown(key: str, markdown: str, description: str) -> str:
 @task(cache_policy=NO_CACHE)
 def newest_day(database_url: str | None) -> date | None:
     return jobs.latest_local_day(engine(database_url), get_settings().timezone)
+
+
+# -- review -----------------------------------------------------------------------------------------------------
+@task(cache_policy=NO_CACHE)
+def export_review_queue(
+    database_url: str | None, task_name: str, limit: int, since: date, until: date, out_dir: str | None
+) -> dict[str, object]:
+    """The review file for [since, until] (local days) under ``out_dir/review/``, and its row count."""
+    from suara import review
+
+    settings = get_settings()
+    scope = Scope.from_days(since, until, None, settings.timezone)
+    path = Path(out_dir or settings.out_dir) / "review" / f"review-{task_name}-{until.isoformat()}.csv"
+    result = review.export_queue(
+        engine(database_url), path, task=task_name, limit=limit, start=scope.since, end=scope.until
+    )
+    return {"path": str(result.path), "rows": result.rows, "model_version": result.model_version}
+
+
+@task(cache_policy=NO_CACHE)
+def publish_review_queue(exported: dict[str, object], since: date, until: date) -> str:
+    """A ``review-queue`` artifact: where the file is and what to do with it."""
+    return str(
+        create_markdown_artifact(
+            key="review-queue",
+            markdown=(
+                f"**{exported['rows']} items** from {since} to {until} that `{exported['model_version']}` is "
+                f"least sure of: `{exported['path']}`.\n\nFill `sentiment` and/or `topics`, then "
+                f"`suara review import {exported['path']} --labeller NAME`."
+            ),
+            description=f"Suara review queue {since} – {until}",
+        )
+    )

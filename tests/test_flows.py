@@ -129,6 +129,39 @@ def test_daily_and_weekly_digests_publish_under_their_own_keys(prefect_api, tmp_
     assert any(a.data == Path(week["markdown"]).read_text(encoding="utf-8") for a in artifacts("digest-week"))
 
 
+def test_review_queue_flow_writes_last_weeks_least_confident_items_and_an_artifact(prefect_api, tmp_path):
+    import csv
+
+    from flows.params import ReviewParams
+    from flows.review import review_queue
+    from suara import jobs, review
+
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    engine = get_engine(url)
+    jobs.collect_file(engine, SAMPLE_FILE)
+    jobs.classify_pending(engine, topics=False)
+    params = ReviewParams(database_url=url, last_day=date(2026, 11, 15), limit=30, out_dir=str(tmp_path))
+    first = review_queue(params)
+    path = Path(first["path"])
+    assert path == tmp_path / "review" / "review-sentiment-2026-11-15.csv" and first["rows"] == 30
+    rows = list(csv.DictReader(path.read_text(encoding="utf-8").splitlines()))
+    assert all("2026-11-08T17:00" <= r["created_at"] < "2026-11-15T17:00" for r in rows)  # 9–15 Nov, Jakarta
+    conf = [float(r["sentiment_confidence"]) for r in rows]
+    assert conf == sorted(conf)
+    assert any(str(path) in a.data and "30 items" in a.data for a in artifacts("review-queue"))
+    rows[0]["sentiment"] = "neutral"
+    with path.open("w", encoding="utf-8", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    review.import_labels(engine, path, labeller="ana")
+    again = review_queue(params)  # the labelled item drops out; the file is rewritten, not added to
+    again_ids = [
+        r["item_id"] for r in csv.DictReader(Path(again["path"]).read_text(encoding="utf-8").splitlines())
+    ]
+    assert rows[0]["item_id"] not in again_ids and again_ids[:29] == [r["item_id"] for r in rows[1:]]
+
+
 class SlackWebhook:
     """An incoming-webhook stand-in on 127.0.0.1: answers ``status`` and keeps what was posted, and where."""
 

@@ -29,6 +29,7 @@ EXPECTED_SCHEDULES = {
     "classify": "5,20,35,50 * * * *",
     "digest-daily": "0 7 * * *",
     "digest-weekly": "0 7 * * 1",
+    "review-queue": "30 6 * * 1",
     "collect-file": None,
     "reclassify": None,
     "pipeline": None,
