@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import Connection, and_, func, select, tuple_
 
 from storage.db import _chunks, _insert
 from storage.schema import active_models, items, labels, predictions
@@ -92,6 +92,17 @@ def known_item_ids(conn: Connection, ids: Sequence[int]) -> set[int]:
     return found
 
 
+def ids_by_key(conn: Connection, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """{(source, source_id): item id} for the keys this store has: an item's identity in every store."""
+    found: dict[tuple[str, str], int] = {}
+    for chunk in _chunks(sorted(set(keys))):
+        stmt = select(items.c.source, items.c.source_id, items.c.id).where(
+            tuple_(items.c.source, items.c.source_id).in_(list(chunk))
+        )
+        found.update({(r.source, r.source_id): r.id for r in conn.execute(stmt)})
+    return found
+
+
 def labelled_items(conn: Connection, task: str) -> list[dict[str, Any]]:
     """Every labelled item for ``task``: id, text, label, labeller, source; in item id order."""
     stmt = (
@@ -144,11 +155,13 @@ def review_queue(
     """Items worth a human look for ``task``: those with a prediction of the active model and no human label
     yet, least confident first (ties by id), created in [start, end) and from ``sources`` when given.
 
-    Returned dicts: id, source, created_at, text, and ``confidence`` of the ``task`` prediction."""
+    Returned dicts: id, source, source_id, created_at, text, and ``confidence`` of the ``task`` prediction."""
     p = predictions.alias("p")
     lab = labels.alias("lab")
     stmt = (
-        select(items.c.id, items.c.source, items.c.created_at, items.c.text, p.c.confidence)
+        select(
+            items.c.id, items.c.source, items.c.source_id, items.c.created_at, items.c.text, p.c.confidence
+        )
         .select_from(
             items.join(
                 p,

@@ -6,9 +6,10 @@ models are scored on them and retrained with them.
     label_stats(engine)                               → labels per task and the active models' scores on them
     export_training(engine, "topics", "labels.jsonl") → rows written, in the format ``suara train`` reads
 
-A review file is CSV (or JSONL) with ``item_id`` and the columns a reviewer fills: ``sentiment``
-(negative / neutral / positive) and ``topics`` (taxonomy ids separated by ";"). A blank cell means "not
-reviewed"; importing the same file twice changes nothing; a later file's label replaces an earlier one.
+A review file is CSV (or JSONL) with ``source`` and ``source_id`` (or ``item_id``) and the columns a reviewer
+fills: ``sentiment`` (negative / neutral / positive) and ``topics`` (taxonomy ids separated by ";"). A blank
+cell means "not reviewed"; importing the same file twice changes nothing; a later file's label replaces an
+earlier one.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from suara.errors import InputError
 REVIEW_COLUMNS = (
     "item_id",
     "source",
+    "source_id",
     "created_at",
     "text",
     "predicted_sentiment",
@@ -94,6 +96,7 @@ def export_queue(
             {
                 "item_id": r["id"],
                 "source": r["source"],
+                "source_id": r["source_id"],
                 "created_at": r["created_at"].isoformat(),
                 "text": r["text"],
                 "predicted_sentiment": s.get("label", ""),
@@ -144,8 +147,10 @@ def _read_review_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         raise InputError(f"{path}: unsupported format {path.suffix!r}; use the .csv or .jsonl review file")
     reader = csv.DictReader(io.StringIO(content, newline=""))
     header = set(reader.fieldnames or [])
-    if "item_id" not in header or not header & set(FILLED):
-        raise InputError(f"{path}: needs the column item_id and sentiment and/or topics (as exported)")
+    if not ("item_id" in header or {"source", "source_id"} <= header) or not header & set(FILLED):
+        raise InputError(
+            f"{path}: needs the columns source and source_id (or item_id) and sentiment and/or topics (as exported)"
+        )
     for row in reader:
         yield reader.line_num, row
 
@@ -161,9 +166,11 @@ def _cell(value: Any) -> str:
 def import_labels(engine: Engine, path: Path | str, *, labeller: str, settings: Any = None) -> ImportResult:
     """Check every row of a filled-in review file, then store its labels in one transaction.
 
-    A row with an item the store does not have, a sentiment that is not a label, or a topic id the taxonomy
-    does not have makes the whole file fail (an ``InputError`` listing the rows), so a file is imported
-    entirely or not at all; fix it and import it again."""
+    A row names its item by ``source`` and ``source_id`` (the item's identity in every copy of the store, so a
+    file exported elsewhere lands on the right items), else by ``item_id``. A row whose item the store does not
+    have, a sentiment that is not a label, or a topic id the taxonomy does not have makes the whole file fail
+    (an ``InputError`` listing the rows), so a file is imported entirely or not at all; fix it and import it
+    again."""
     from models.taxonomy import MAX_TOPICS_PER_ITEM, TaxonomyError
 
     path = Path(path)
@@ -171,7 +178,7 @@ def import_labels(engine: Engine, path: Path | str, *, labeller: str, settings: 
         raise InputError("--labeller must name who reviewed the file")
     taxonomy = _taxonomy(settings)
     problems: list[str] = []
-    rows: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] = []  # line, key or item_id, task, label
     result = ImportResult()
     seen_rows = 0
     for n, raw in _read_review_rows(path):
@@ -180,18 +187,21 @@ def import_labels(engine: Engine, path: Path | str, *, labeller: str, settings: 
         if not sentiment and not topics:
             result.blank += 1
             continue
-        try:
-            item_id = int(_cell(raw.get("item_id")))
-        except ValueError:
-            problems.append(f"line {n}: item_id {raw.get('item_id')!r} is not a number")
-            continue
+        key = (_cell(raw.get("source")), _cell(raw.get("source_id")))
+        item: dict[str, Any] = {"line": n, "key": key if all(key) else None, "item_id": None}
+        if item["key"] is None:
+            try:
+                item["item_id"] = int(_cell(raw.get("item_id")))
+            except ValueError:
+                problems.append(f"line {n}: item_id {raw.get('item_id')!r} is not a number")
+                continue
         if sentiment:
             if sentiment not in SENTIMENT_LABELS:
                 problems.append(
                     f"line {n}: sentiment {sentiment!r} is not one of {', '.join(SENTIMENT_LABELS)}"
                 )
             else:
-                rows.append({"item_id": item_id, "task": "sentiment", "label": sentiment, "line": n})
+                rows.append({**item, "task": "sentiment", "label": sentiment})
         if topics:
             try:
                 given = [t.strip() for t in topics.replace(",", ";").split(";") if t.strip()]
@@ -205,18 +215,21 @@ def import_labels(engine: Engine, path: Path | str, *, labeller: str, settings: 
             if taxonomy.fallback in ids and len(ids) > 1:
                 problems.append(f"line {n}: {taxonomy.fallback!r} goes alone, not with other topics")
                 continue
-            rows.append({"item_id": item_id, "task": "topics", "label": ";".join(ids), "line": n})
+            rows.append({**item, "task": "topics", "label": ";".join(ids)})
     if seen_rows == 0:
         raise InputError(f"{path}: no rows")
     with engine.begin() as conn:
-        known = store.known_item_ids(conn, [r["item_id"] for r in rows])
-        problems += [
-            f"line {r['line']}: item {r['item_id']} is not in this store"
-            for r in rows
-            if r["item_id"] not in known
-        ]
+        by_key = store.ids_by_key(conn, [r["key"] for r in rows if r["key"]])
+        known = store.known_item_ids(conn, [r["item_id"] for r in rows if r["key"] is None])
+        for r in rows:
+            if r["key"] is not None:
+                r["item_id"] = by_key.get(r["key"])
+                if r["item_id"] is None:
+                    problems.append(f"line {r['line']}: item {'/'.join(r['key'])} is not in this store")
+            elif r["item_id"] not in known:
+                problems.append(f"line {r['line']}: item {r['item_id']} is not in this store")
         if problems:
-            problems.sort(key=lambda p: int(p.split(":")[0].split()[-1]) if p.startswith("line ") else 0)
+            problems = sorted(set(problems), key=_line_number)
             shown = "\n  ".join(problems[:MAX_PROBLEMS_SHOWN])
             more = len(problems) - MAX_PROBLEMS_SHOWN
             raise InputError(
@@ -229,6 +242,11 @@ def import_labels(engine: Engine, path: Path | str, *, labeller: str, settings: 
             ]
             setattr(result, task, store.save_labels(conn, part))
     return result
+
+
+def _line_number(problem: str) -> int:
+    head = problem.split(":", 1)[0]
+    return int(head.split()[-1]) if head.startswith("line ") else 0
 
 
 # -- what the labels say about the models -----------------------------------------------------------------------

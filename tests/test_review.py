@@ -127,8 +127,8 @@ def test_a_file_with_bad_rows_imports_nothing_and_names_each_row(store_engine, t
     rows[1].update(sentiment="marah")
     rows[2].update(topics="pembayaran_dana;bansos")
     rows[3].update(topics="lainnya;aplikasi_sistem")
-    rows[4].update(item_id="999999", sentiment="neutral")
-    rows[5].update(item_id="abc", sentiment="neutral")
+    rows[4].update(source_id="not-here", sentiment="neutral")
+    rows[5].update(item_id="abc", source_id="", sentiment="neutral")  # no source id: the item_id counts
     rows[6].update(topics="akun_verifikasi;aplikasi_sistem;pembayaran_dana;layanan_pelanggan")
     with pytest.raises(InputError) as err:
         review.import_labels(store_engine, write_csv(tmp_path / "bad.csv", rows), labeller="ana")
@@ -138,15 +138,19 @@ def test_a_file_with_bad_rows_imports_nothing_and_names_each_row(store_engine, t
         "line 3: sentiment 'marah'",
         "line 4: unknown topic id 'bansos'",
         "line 5: 'lainnya' goes alone",
-        "line 6: item 999999 is not in this store",
+        f"line 6: item {rows[4]['source']}/not-here is not in this store",
         "line 7: item_id 'abc' is not a number",
         "line 8: 4 topics",
     ):
         assert expected in msg
     assert msg.index("line 3") < msg.index("line 8")
+    rows = [{**r, "sentiment": "", "topics": ""} for r in rows]
+    rows[0].update(item_id="999999", source="", sentiment="neutral")
+    with pytest.raises(InputError, match="line 2: item 999999 is not in this store"):
+        review.import_labels(store_engine, write_csv(tmp_path / "bad2.csv", rows), labeller="ana")
     assert label_rows(store_engine) == 0
     for bad, match in (
-        ("text\nhalo\n", "needs the column item_id"),
+        ("text\nhalo\n", "needs the columns source and source_id"),
         ("item_id,sentiment\n", "no rows"),
     ):
         (tmp_path / "x.csv").write_text(bad, encoding="utf-8")
@@ -164,6 +168,19 @@ def test_a_file_with_bad_rows_imports_nothing_and_names_each_row(store_engine, t
     with pytest.raises(InputError, match="labeller"):
         review.import_labels(store_engine, tmp_path / "bad.csv", labeller=" ")
     assert label_rows(store_engine) == 0
+
+
+def test_a_file_from_another_copy_of_the_store_lands_on_the_same_items(store_engine, tmp_path):
+    rows = read_csv(review.export_queue(store_engine, tmp_path / "r.csv", limit=3).path)
+    for r in rows:  # exported from a store whose ids differ: (source, source_id) still names the item
+        r.update(item_id=str(int(r["item_id"]) + 1000), sentiment="neutral")
+    assert (
+        review.import_labels(store_engine, write_csv(tmp_path / "f.csv", rows), labeller="ana").sentiment.new
+        == 3
+    )
+    with store_engine.connect() as conn:
+        labelled = {(r["id"], r["label"]) for r in store.labelled_items(conn, "sentiment")}
+    assert labelled == {(int(r["item_id"]) - 1000, "neutral") for r in rows}
 
 
 def test_stats_score_the_active_models_on_the_stored_labels(store_engine, tmp_path):
