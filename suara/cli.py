@@ -578,6 +578,11 @@ def classify(
         typer.echo(f"topics for {result.topics_classified} items with {result.topics_model_version}")
     if result.topics_activated:
         typer.echo(f"active topic model: {result.topics_model_version}")
+    elif topics_model:
+        typer.echo(
+            f"{result.topics_model_version} is not active yet: items arrived while it ran; run this again",
+            err=True,
+        )
 
 
 @app.command()

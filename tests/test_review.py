@@ -308,6 +308,8 @@ def test_the_loop_closes_labels_train_a_topic_model_that_takes_over_the_store(st
     assert stats["active_model"] == path.name and stats["scored"] == 12
     again = jobs.classify_pending(store_engine, topics_ref=str(path))
     assert again.topics_classified == 0 and again.topics_activated  # a rerun has nothing left to do
+    out = CliRunner().invoke(app, ["classify", "--topics-model", str(path)], catch_exceptions=False)
+    assert out.exit_code == 0 and f"active topic model: {path.name}" in out.output
 
 
 def test_the_digest_footer_says_how_often_the_models_agree_with_reviewers(store_engine, tmp_path):
