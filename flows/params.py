@@ -103,6 +103,9 @@ class ReviewParams(StoreParams):
     days: int = Field(default=7, ge=1, description="items created in the last this many days (local time)")
     last_day: date | None = Field(default=None, description="last day included; default: yesterday")
     out_dir: str | None = Field(default=None, description="directory; default SUARA_OUT_DIR (under review/)")
+    file_format: Literal["xlsx", "csv"] = Field(
+        default="xlsx", description="xlsx for Excel (keeps long ids exact), or csv"
+    )
 
 
 class PipelineParams(StoreParams):

@@ -2,7 +2,7 @@
 
     review_queue(ReviewParams(task="topics", limit=100))
 
-Writes ``review/review-<task>-<last day>.csv`` under the output directory (a rerun for the same days rewrites
+Writes ``review/review-<task>-<last day>.xlsx`` (or ``.csv``) under the output directory (a rerun for the same days rewrites
 the same file; items labelled in between drop out) and a ``review-queue`` artifact saying where it is. The
 labels come back with ``suara review import``.
 """
@@ -25,7 +25,7 @@ def review_queue(params: ReviewParams | None = None) -> dict[str, object]:
     until = params.last_day or datetime.now(ZoneInfo(get_settings().timezone)).date() - timedelta(days=1)
     since = until - timedelta(days=params.days - 1)
     exported = tasks.export_review_queue(
-        params.database_url, params.task, params.limit, since, until, params.out_dir
+        params.database_url, params.task, params.limit, since, until, params.out_dir, params.file_format
     )
     tasks.publish_review_queue(exported, since, until)
     print(f"review queue: {exported['rows']} items in {exported['path']}")

@@ -231,14 +231,22 @@ def newest_day(database_url: str | None) -> date | None:
 # -- review -----------------------------------------------------------------------------------------------------
 @task(cache_policy=NO_CACHE)
 def export_review_queue(
-    database_url: str | None, task_name: str, limit: int, since: date, until: date, out_dir: str | None
+    database_url: str | None,
+    task_name: str,
+    limit: int,
+    since: date,
+    until: date,
+    out_dir: str | None,
+    file_format: str = "xlsx",
 ) -> dict[str, object]:
     """The review file for [since, until] (local days) under ``out_dir/review/``, and its row count."""
     from suara import review
 
     settings = get_settings()
     scope = Scope.from_days(since, until, None, settings.timezone)
-    path = Path(out_dir or settings.out_dir) / "review" / f"review-{task_name}-{until.isoformat()}.csv"
+    path = (
+        Path(out_dir or settings.out_dir) / "review" / f"review-{task_name}-{until.isoformat()}.{file_format}"
+    )
     result = review.export_queue(
         engine(database_url), path, task=task_name, limit=limit, start=scope.since, end=scope.until
     )

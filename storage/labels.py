@@ -85,10 +85,12 @@ def save_labels(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> LabelWri
     return out
 
 
-def known_item_ids(conn: Connection, ids: Sequence[int]) -> set[int]:
-    found: set[int] = set()
+def item_texts(conn: Connection, ids: Sequence[int]) -> dict[int, str]:
+    """{item id: text} for the ids this store has."""
+    found: dict[int, str] = {}
     for chunk in _chunks(sorted(set(ids))):
-        found |= set(conn.execute(select(items.c.id).where(items.c.id.in_(list(chunk)))).scalars())
+        stmt = select(items.c.id, items.c.text).where(items.c.id.in_(list(chunk)))
+        found.update({r.id: r.text for r in conn.execute(stmt)})
     return found
 
 

@@ -695,7 +695,7 @@ class Task(StrEnum):
 @review_app.command("export")
 @friendly
 def review_export(
-    out: Annotated[Path, typer.Option(help="the review file to write: .csv (for a spreadsheet) or .jsonl")],
+    out: Annotated[Path, typer.Option(help="the review file to write: .xlsx (for Excel), .csv or .jsonl")],
     task: Annotated[Task, typer.Option(help="rank by this task's confidence")] = Task.sentiment,
     limit: Annotated[int, typer.Option(min=1, help="how many items")] = 200,
     since: Annotated[str | None, typer.Option(help="first day included, YYYY-MM-DD")] = None,

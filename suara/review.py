@@ -6,10 +6,10 @@ models are scored on them and retrained with them.
     label_stats(engine)                               → labels per task and the active models' scores on them
     export_training(engine, "topics", "labels.jsonl") → rows written, in the format ``suara train`` reads
 
-A review file is CSV (or JSONL) with ``source`` and ``source_id`` (or ``item_id``) and the columns a reviewer
-fills: ``sentiment`` (negative / neutral / positive) and ``topics`` (taxonomy ids separated by ";"). A blank
-cell means "not reviewed"; importing the same file twice changes nothing; a later file's label replaces an
-earlier one.
+A review file is XLSX, CSV (comma or semicolon) or JSONL with ``source`` and ``source_id`` (or ``item_id``)
+and the columns a reviewer fills: ``sentiment`` (negative / neutral / positive) and ``topics`` (taxonomy ids
+separated by ";"). A blank cell means "not reviewed"; importing the same file twice changes nothing; a later
+file's label replaces an earlier one.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ REVIEW_COLUMNS = (
     "topics",
 )
 FILLED = ("sentiment", "topics")
+REVIEW_SUFFIXES = (".xlsx", ".csv", ".jsonl")
 MAX_PROBLEMS_SHOWN = 20
 
 
@@ -80,8 +81,8 @@ def export_queue(
     if limit < 1:
         raise InputError(f"--limit must be at least 1, not {limit}")
     path = Path(path)
-    if path.suffix.lower() not in (".csv", ".jsonl"):
-        raise InputError(f"{path}: write the review file as .csv or .jsonl")
+    if path.suffix.lower() not in REVIEW_SUFFIXES:
+        raise InputError(f"{path}: write the review file as .xlsx (for Excel), .csv or .jsonl")
     with engine.connect() as conn:
         version = db.get_active_model(conn, task)
         if version is None:
@@ -110,12 +111,31 @@ def export_queue(
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix.lower() == ".jsonl":
         path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    elif path.suffix.lower() == ".xlsx":
+        _write_xlsx(path, rows)
     else:
         with path.open("w", encoding="utf-8", newline="") as f:
             w = csv.DictWriter(f, fieldnames=REVIEW_COLUMNS)
             w.writeheader()
             w.writerows(rows)
     return ReviewExport(path, len(rows), task, version)
+
+
+def _write_xlsx(path: Path, rows: list[dict[str, Any]]) -> None:
+    """One sheet; every cell but item_id as text, so long source ids stay exact in a spreadsheet."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "review"
+    sheet.append(list(REVIEW_COLUMNS))
+    for r in rows:
+        sheet.append([r[c] if c == "item_id" else str(r[c]) for c in REVIEW_COLUMNS])
+    for row in sheet.iter_rows(min_row=2):
+        for cell in row[1:]:
+            cell.number_format = "@"
+    sheet.freeze_panes = "A2"
+    book.save(path)
 
 
 def _conf(value: float | None) -> str:
@@ -136,23 +156,45 @@ class ImportResult:
 def _read_review_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     if not path.is_file():
         raise InputError(f"no such review file: {path}")
+    suffix = path.suffix.lower()
+    if suffix not in REVIEW_SUFFIXES:
+        raise InputError(
+            f"{path}: unsupported format {path.suffix!r}; use the .xlsx, .csv or .jsonl review file"
+        )
+    if suffix == ".xlsx":
+        from collectors.files import FileMapping
+        from collectors.xlsx import XlsxCollector
+
+        rows = ((n, row) for n, row, _ in XlsxCollector(path, FileMapping()).read_rows())
+        first = next(rows, None)
+        if first is not None:
+            _check_header(path, set(first[1]))
+            yield first
+            yield from rows
+        return
     try:
         content = path.read_text(encoding="utf-8").lstrip("\ufeff")
     except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
-    if path.suffix.lower() == ".jsonl":
+        raise InputError(
+            f'{path}: not UTF-8 ({exc.reason} at byte {exc.start}); save it as "CSV UTF-8" or as .xlsx'
+        ) from None
+    if suffix == ".jsonl":
         yield from jsonl_objects(path, content)
         return
-    if path.suffix.lower() != ".csv":
-        raise InputError(f"{path}: unsupported format {path.suffix!r}; use the .csv or .jsonl review file")
-    reader = csv.DictReader(io.StringIO(content, newline=""))
-    header = set(reader.fieldnames or [])
+    first_line = content.split("\n", 1)[0]
+    # A spreadsheet in an Indonesian locale saves CSV with ";" between columns.
+    delimiter = max((",", ";", "\t"), key=lambda d: len(next(csv.reader([first_line], delimiter=d), [])))
+    reader = csv.DictReader(io.StringIO(content, newline=""), delimiter=delimiter)
+    _check_header(path, set(reader.fieldnames or []))
+    for row in reader:
+        yield reader.line_num, row
+
+
+def _check_header(path: Path, header: set[str]) -> None:
     if not ("item_id" in header or {"source", "source_id"} <= header) or not header & set(FILLED):
         raise InputError(
             f"{path}: needs the columns source and source_id (or item_id) and sentiment and/or topics (as exported)"
         )
-    for row in reader:
-        yield reader.line_num, row
 
 
 def _cell(value: Any) -> str:
@@ -189,10 +231,11 @@ def import_labels(engine: Engine, path: Path | str, *, labeller: str, settings: 
             continue
         key = (_cell(raw.get("source")), _cell(raw.get("source_id")))
         item: dict[str, Any] = {"line": n, "key": key if all(key) else None, "item_id": None}
-        if item["key"] is None:
-            try:
-                item["item_id"] = int(_cell(raw.get("item_id")))
-            except ValueError:
+        item["text"] = _cell(raw.get("text"))
+        try:
+            item["item_id"] = int(_cell(raw.get("item_id")))
+        except ValueError:
+            if item["key"] is None:
                 problems.append(f"line {n}: item_id {raw.get('item_id')!r} is not a number")
                 continue
         if sentiment:
@@ -220,14 +263,13 @@ def import_labels(engine: Engine, path: Path | str, *, labeller: str, settings: 
         raise InputError(f"{path}: no rows")
     with engine.begin() as conn:
         by_key = store.ids_by_key(conn, [r["key"] for r in rows if r["key"]])
-        known = store.known_item_ids(conn, [r["item_id"] for r in rows if r["key"] is None])
+        texts = store.item_texts(
+            conn, [r["item_id"] for r in rows if r["item_id"] and r["key"] not in by_key]
+        )
         for r in rows:
-            if r["key"] is not None:
-                r["item_id"] = by_key.get(r["key"])
-                if r["item_id"] is None:
-                    problems.append(f"line {r['line']}: item {'/'.join(r['key'])} is not in this store")
-            elif r["item_id"] not in known:
-                problems.append(f"line {r['line']}: item {r['item_id']} is not in this store")
+            problem = _resolve_item(r, by_key, texts)
+            if problem:
+                problems.append(f"line {r['line']}: {problem}")
         if problems:
             problems = sorted(set(problems), key=_line_number)
             shown = "\n  ".join(problems[:MAX_PROBLEMS_SHOWN])
@@ -242,6 +284,27 @@ def import_labels(engine: Engine, path: Path | str, *, labeller: str, settings: 
             ]
             setattr(result, task, store.save_labels(conn, part))
     return result
+
+
+def _resolve_item(
+    row: dict[str, Any], by_key: dict[tuple[str, str], int], texts: dict[int, str]
+) -> str | None:
+    """Set ``row["item_id"]`` to the store's item, or say why there is none.
+
+    (source, source_id) first: an item's identity in every copy of the store. Else the item_id, when the row's
+    text (if it has one) is that item's: a spreadsheet that turned a long source id into 1.84304E+18 must not
+    lose the row, and an item_id from another store must not label the wrong item."""
+    key = row["key"]
+    if key in by_key:
+        row["item_id"] = by_key[key]
+        return None
+    item_id = row["item_id"]
+    named = f"item {'/'.join(key)}" if key else f"item {item_id}"
+    if item_id is None or item_id not in texts:
+        return f"{named} is not in this store"
+    if row["text"] and " ".join(row["text"].split()) != " ".join(texts[item_id].split()):
+        return f"{named}: item_id {item_id} has another text in this store (a file from another store?)"
+    return None
 
 
 def _line_number(problem: str) -> int:

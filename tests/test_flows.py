@@ -140,7 +140,10 @@ def test_review_queue_flow_writes_last_weeks_least_confident_items_and_an_artifa
     engine = get_engine(url)
     jobs.collect_file(engine, SAMPLE_FILE)
     jobs.classify_pending(engine, topics=False)
-    params = ReviewParams(database_url=url, last_day=date(2026, 11, 15), limit=30, out_dir=str(tmp_path))
+    assert ReviewParams().file_format == "xlsx"  # what a reviewer opens in Excel; csv here to read it back
+    params = ReviewParams(
+        database_url=url, last_day=date(2026, 11, 15), limit=30, out_dir=str(tmp_path), file_format="csv"
+    )
     first = review_queue(params)
     path = Path(first["path"])
     assert path == tmp_path / "review" / "review-sentiment-2026-11-15.csv" and first["rows"] == 30

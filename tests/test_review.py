@@ -127,7 +127,7 @@ def test_a_file_with_bad_rows_imports_nothing_and_names_each_row(store_engine, t
     rows[1].update(sentiment="marah")
     rows[2].update(topics="pembayaran_dana;bansos")
     rows[3].update(topics="lainnya;aplikasi_sistem")
-    rows[4].update(source_id="not-here", sentiment="neutral")
+    rows[4].update(source_id="not-here", item_id="999999", sentiment="neutral")
     rows[5].update(item_id="abc", source_id="", sentiment="neutral")  # no source id: the item_id counts
     rows[6].update(topics="akun_verifikasi;aplikasi_sistem;pembayaran_dana;layanan_pelanggan")
     with pytest.raises(InputError) as err:
@@ -183,6 +183,48 @@ def test_a_file_from_another_copy_of_the_store_lands_on_the_same_items(store_eng
     assert labelled == {(int(r["item_id"]) - 1000, "neutral") for r in rows}
 
 
+def test_a_spreadsheet_that_mangled_long_ids_still_imports_but_a_foreign_item_id_does_not(
+    store_engine, tmp_path
+):
+    rows = read_csv(review.export_queue(store_engine, tmp_path / "r.csv", limit=4).path)
+    for r in rows:
+        r.update(source_id="1.84304E+18", sentiment="negative")  # what Excel does to a 19-digit id in a CSV
+    assert (
+        review.import_labels(store_engine, write_csv(tmp_path / "m.csv", rows), labeller="ana").sentiment.new
+        == 4
+    )
+    rows[0].update(item_id=rows[1]["item_id"], sentiment="neutral")  # an id that names another text here
+    with pytest.raises(
+        InputError, match=f"line 2: item {rows[0]['source']}/1.84304E\\+18: item_id .* has another"
+    ):
+        review.import_labels(store_engine, write_csv(tmp_path / "f.csv", rows), labeller="ana")
+
+
+def test_excel_files_and_semicolon_csv_import(store_engine, tmp_path):
+    from openpyxl import load_workbook
+
+    out = review.export_queue(store_engine, tmp_path / "r.xlsx", limit=3)
+    book = load_workbook(out.path)
+    sheet = book.active
+    header = [c.value for c in sheet[1]]
+    assert header == list(review.REVIEW_COLUMNS) and sheet.max_row == 4
+    sheet.cell(row=2, column=header.index("sentiment") + 1, value="positive")
+    sheet.cell(row=3, column=header.index("topics") + 1, value="akun_verifikasi; aplikasi_sistem")
+    book.save(out.path)
+    done = review.import_labels(store_engine, out.path, labeller="ana")
+    assert (done.sentiment.new, done.topics.new, done.blank) == (1, 1, 1)
+    rows = read_csv(review.export_queue(store_engine, tmp_path / "s.csv", limit=2).path)
+    rows[0]["sentiment"] = "neutral"
+    with (tmp_path / "semi.csv").open("w", encoding="utf-8-sig", newline="") as f:  # Excel, Indonesian locale
+        w = csv.DictWriter(f, fieldnames=list(rows[0]), delimiter=";")
+        w.writeheader()
+        w.writerows(rows)
+    assert review.import_labels(store_engine, tmp_path / "semi.csv", labeller="ana").sentiment.new == 1
+    (tmp_path / "ansi.csv").write_bytes("item_id,sentiment,text\n1,neutral,caf\xe9\n".encode("cp1252"))
+    with pytest.raises(InputError, match=r"not UTF-8.*CSV UTF-8"):
+        review.import_labels(store_engine, tmp_path / "ansi.csv", labeller="ana")
+
+
 def test_stats_score_the_active_models_on_the_stored_labels(store_engine, tmp_path):
     rows = read_csv(review.export_queue(store_engine, tmp_path / "r.csv", limit=40).path)
     with store_engine.connect() as conn:  # the sample's texts are masked in the store: match by source id
@@ -231,8 +273,8 @@ def test_an_export_before_classification_says_what_to_do(tmp_path):
     engine = jobs.engine_for()
     with pytest.raises(InputError, match="run `suara classify` first"):
         review.export_queue(engine, tmp_path / "r.csv")
-    with pytest.raises(InputError, match=r"\.csv or \.jsonl"):
-        review.export_queue(engine, tmp_path / "r.xlsx")
+    with pytest.raises(InputError, match=r"as \.xlsx \(for Excel\), \.csv or \.jsonl"):
+        review.export_queue(engine, tmp_path / "r.xls")
 
 
 def test_labels_upsert_on_both_stores(engine):
@@ -253,7 +295,7 @@ def test_labels_upsert_on_both_stores(engine):
         changed = store.save_labels(conn, [{**row, "item_id": two, "label": "positive", "labeller": "budi"}])
         assert (changed.new, changed.updated) == (0, 1)
         assert store.label_counts(conn) == {"sentiment": {"neutral": 1, "positive": 1}}
-        assert store.known_item_ids(conn, [one, two, 10**9]) == {one, two}
+        assert set(store.item_texts(conn, [one, two, 10**9])) == {one, two}
     with engine.begin() as conn:  # deleting an item deletes its labels
         conn.execute(schema.items.delete().where(schema.items.c.id == one))
         assert [r["id"] for r in store.labelled_items(conn, "sentiment")] == [two]
