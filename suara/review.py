@@ -335,14 +335,19 @@ def label_stats(engine: Engine, settings: Any = None) -> dict[str, Any]:
             pairs = [(r["label"], current[r["id"]]["label"]) for r in labelled if r["id"] in current]
             if pairs:
                 gold, pred = zip(*pairs, strict=True)
+                # macro averages over the labels that occur (in the labels or the predictions): a few reviews
+                # must not be averaged with zeros for classes nobody has labelled or predicted yet
                 if task == "sentiment":
-                    s = score(gold, pred, SENTIMENT_LABELS)
+                    seen = set(gold) | set(pred)
+                    s = score(gold, pred, [lab for lab in SENTIMENT_LABELS if lab in seen])
                     entry["accuracy"], entry["macro_f1"] = s["accuracy"], s["macro_f1"]
                     entry["per_class_f1"] = s["per_class_f1"]
                 else:
-                    ids = _taxonomy(settings).ids
-                    s = topic_scores([split_topics(g) for g in gold], [split_topics(p) for p in pred], ids)
+                    g, p = [split_topics(x) for x in gold], [split_topics(x) for x in pred]
+                    seen = {t for row in (*g, *p) for t in row}
+                    s = topic_scores(g, p, [t for t in _taxonomy(settings).ids if t in seen])
                     entry["micro_f1"], entry["macro_f1"] = s["micro_f1"], s["macro_f1"]
+                    entry["per_topic_f1"] = s["per_topic_f1"]
             out[task] = entry
     return out
 

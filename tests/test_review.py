@@ -317,6 +317,9 @@ def test_review_commands_end_to_end(store_engine, tmp_path):
     assert imported.exit_code == 0 and "sentiment: 1 new" in imported.output
     stats = json.loads(invoke("review", "stats").output)
     assert stats["sentiment"]["labelled"] == 1 and stats["topics"]["labelled"] == 0
+    right = rows[0]["predicted_sentiment"] == "neutral"  # one review: macro-F1 over the labels that occur
+    assert stats["sentiment"]["macro_f1"] == (1.0 if right else 0.0)
+    assert set(stats["sentiment"]["per_class_f1"]) == {"neutral", rows[0]["predicted_sentiment"]}
     labels = invoke("review", "labels", "--task", "sentiment", "--out", tmp_path / "l.jsonl")
     assert labels.exit_code == 0 and "1 labelled items" in labels.output
     rows[1].update(sentiment="furious")
