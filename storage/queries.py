@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, func, select
 
-from storage.schema import active_models, items, predictions
+from storage.schema import active_models, items, labels, predictions
 
 
 def pending_item_ids(
@@ -46,9 +46,15 @@ def items_with_current_predictions(conn: Connection, start: datetime, end: datet
     """Items created in [start, end) with the prediction of the active model for each task (None if none), and
     ``aspects`` ({topic: sentiment}) where the active models found a topic judged apart from the item.
 
+    Where a person reviewed the item (``suara review import``), their label stands in for the prediction:
+    ``sentiment`` (confidence 1, no aspects) and ``topics`` (aspects kept for those topics only); ``reviewed``
+    says so.
+
     Returned as plain dicts, oldest first, ready for ``digest.build``.
     """
     sent = predictions.alias("sent")
+    lab_s = labels.alias("lab_s")
+    lab_t = labels.alias("lab_t")
     top = predictions.alias("top")
     asp = predictions.alias("asp")
     act_s = active_models.alias("act_s")
@@ -70,6 +76,8 @@ def items_with_current_predictions(conn: Connection, start: datetime, end: datet
             top.c.label.label("topics"),
             top.c.model_version.label("topics_model"),
             asp.c.scores.label("aspects"),
+            lab_s.c.label.label("reviewed_sentiment"),
+            lab_t.c.label.label("reviewed_topics"),
         )
         .select_from(items)
         .outerjoin(act_s, act_s.c.task == "sentiment")
@@ -99,10 +107,25 @@ def items_with_current_predictions(conn: Connection, start: datetime, end: datet
                 asp.c.model_version == act_t.c.model_version + "@" + act_s.c.model_version,
             ),
         )
+        .outerjoin(lab_s, and_(lab_s.c.item_id == items.c.id, lab_s.c.task == "sentiment"))
+        .outerjoin(lab_t, and_(lab_t.c.item_id == items.c.id, lab_t.c.task == "topics"))
         .where(items.c.created_at >= start, items.c.created_at < end)
         .order_by(items.c.created_at, items.c.id)
     )
-    return [dict(r._mapping) for r in conn.execute(stmt)]
+    return [_with_reviews(dict(r._mapping)) for r in conn.execute(stmt)]
+
+
+def _with_reviews(row: dict[str, Any]) -> dict[str, Any]:
+    sentiment, topics = row.pop("reviewed_sentiment"), row.pop("reviewed_topics")
+    if sentiment is not None:
+        row.update(sentiment=sentiment, sentiment_confidence=1.0, aspects=None)
+    if topics is not None:
+        row["topics"] = topics
+        if isinstance(row.get("aspects"), dict):
+            kept = set(topics.split(";"))
+            row["aspects"] = {t: s for t, s in row["aspects"].items() if t in kept} or None
+    row["reviewed"] = sentiment is not None or topics is not None
+    return row
 
 
 def latest_by_source(conn: Connection) -> dict[str, datetime]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -419,3 +419,65 @@ def test_queue_and_agreement_queries_on_both_stores(engine):
         assert [r["id"] for r in store.review_queue(conn, "sentiment", limit=3)] == [item[2], item[0]]
         assert store.agreement(conn) == {"sentiment": (2, 1), "topics": (0, 0)}
         assert store.current_predictions(conn, item[:2], "sentiment")[item[1]]["model_version"] == "s-1"
+
+
+def test_the_digest_reads_a_reviewed_items_labels_instead_of_its_predictions(engine):
+    from storage import queries
+
+    with engine.begin() as conn:
+        ids = db.upsert_items(conn, [item_row(str(n), text=f"post {n}") for n in range(3)]).ids
+        a, b, c = (ids[("x", str(n))] for n in range(3))
+        pred = {"scores": {}, "confidence": 0.55}
+        db.save_predictions(
+            conn,
+            [
+                {**pred, "item_id": i, "task": "sentiment", "model_version": "s-1", "label": "neutral"}
+                for i in (a, b, c)
+            ]
+            + [
+                {
+                    **pred,
+                    "item_id": i,
+                    "task": "topics",
+                    "model_version": "t-1",
+                    "label": "akun_verifikasi;pembayaran_dana",
+                }
+                for i in (a, b, c)
+            ]
+            + [
+                {
+                    "item_id": i,
+                    "task": "aspects",
+                    "model_version": "t-1@s-1",
+                    "label": "",
+                    "scores": {"akun_verifikasi": "positive", "pembayaran_dana": "negative"},
+                    "confidence": None,
+                }
+                for i in (a, b)
+            ],
+        )
+        db.set_active_model(conn, "sentiment", "s-1")
+        db.set_active_model(conn, "topics", "t-1")
+        label = {"labeller": "ana", "source": "r.csv"}
+        store.save_labels(
+            conn,
+            [
+                {**label, "item_id": a, "task": "sentiment", "label": "negative"},
+                {**label, "item_id": b, "task": "topics", "label": "pembayaran_dana"},
+            ],
+        )
+        rows = {
+            r["id"]: r
+            for r in queries.items_with_current_predictions(
+                conn, datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 11, 1, tzinfo=UTC)
+            )
+        }
+    assert (rows[a]["sentiment"], rows[a]["sentiment_confidence"], rows[a]["aspects"]) == (
+        "negative",
+        1.0,
+        None,
+    )
+    assert rows[a]["topics"] == "akun_verifikasi;pembayaran_dana" and rows[a]["reviewed"]
+    assert rows[b]["topics"] == "pembayaran_dana" and rows[b]["aspects"] == {"pembayaran_dana": "negative"}
+    assert rows[b]["sentiment"] == "neutral" and rows[b]["reviewed"]
+    assert rows[c]["sentiment"] == "neutral" and not rows[c]["reviewed"] and rows[c]["aspects"] is None
