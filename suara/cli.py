@@ -719,6 +719,7 @@ def review_export(
     )
     typer.echo(
         f"{result.path}: {result.rows} items, least confident {task.value} ({result.model_version}) first"
+        + (f"; {result.repeats_left_out} repeats of their texts left out" if result.repeats_left_out else "")
     )
     typer.echo(
         "fill 'sentiment' (negative, neutral, positive) and/or 'topics' (taxonomy ids separated by ';'); "

@@ -62,6 +62,7 @@ class ReviewExport:
     rows: int
     task: str
     model_version: str
+    repeats_left_out: int = 0  # items with the same text as one in the file, or of the same campaign
 
 
 def export_queue(
@@ -75,7 +76,10 @@ def export_queue(
     sources: Sequence[str] = (),
 ) -> ReviewExport:
     """Write the ``limit`` items whose current ``task`` prediction is least confident and that nobody has
-    labelled yet, with both current predictions beside the blank columns a reviewer fills."""
+    labelled yet, with both current predictions beside the blank columns a reviewer fills.
+
+    One item per text (case and spacing aside) and per copy-paste campaign: a reviewer labels a template once,
+    not fourteen times."""
     if task not in store.TASKS:
         raise InputError(f"unknown task {task!r}; use one of {list(store.TASKS)}")
     if limit < 1:
@@ -87,7 +91,10 @@ def export_queue(
         version = db.get_active_model(conn, task)
         if version is None:
             raise InputError(f"the store has no {task} predictions yet; run `suara classify` first")
-        queue = store.review_queue(conn, task, limit=limit, start=start, end=end, sources=sources)
+        candidates = store.review_queue(
+            conn, task, limit=3 * limit + 50, start=start, end=end, sources=sources
+        )
+        queue, repeats = _one_per_text(conn, candidates, limit)
         ids = [r["id"] for r in queue]
         current = {t: store.current_predictions(conn, ids, t) for t in store.TASKS}
     rows = []
@@ -118,7 +125,31 @@ def export_queue(
             w = csv.DictWriter(f, fieldnames=REVIEW_COLUMNS)
             w.writeheader()
             w.writerows(rows)
-    return ReviewExport(path, len(rows), task, version)
+    return ReviewExport(path, len(rows), task, version, repeats)
+
+
+def _one_per_text(
+    conn: Any, candidates: list[dict[str, Any]], limit: int
+) -> tuple[list[dict[str, Any]], int]:
+    """The first ``limit`` candidates keeping one per text and per campaign; and how many were left out."""
+    from storage.topics import campaign_of_items
+
+    campaigns = campaign_of_items(conn, [r["id"] for r in candidates])
+    seen: set[str] = set()
+    kept: list[dict[str, Any]] = []
+    repeats = 0
+    for r in candidates:
+        if len(kept) == limit:
+            break
+        keys = {"text:" + " ".join(r["text"].lower().split())}
+        if r["id"] in campaigns:
+            keys.add(f"campaign:{campaigns[r['id']]}")
+        if keys & seen:
+            repeats += 1
+            continue
+        seen |= keys
+        kept.append(r)
+    return kept, repeats
 
 
 def _write_xlsx(path: Path, rows: list[dict[str, Any]]) -> None:

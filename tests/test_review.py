@@ -481,3 +481,49 @@ def test_the_digest_reads_a_reviewed_items_labels_instead_of_its_predictions(eng
     assert rows[b]["topics"] == "pembayaran_dana" and rows[b]["aspects"] == {"pembayaran_dana": "negative"}
     assert rows[b]["sentiment"] == "neutral" and rows[b]["reviewed"]
     assert rows[c]["sentiment"] == "neutral" and not rows[c]["reviewed"] and rows[c]["aspects"] is None
+
+
+def test_the_queue_keeps_one_item_per_text_and_per_campaign(engine, tmp_path):
+    texts = [
+        "OTP gak masuk2",
+        "otp  gak MASUK2",
+        "template kampanye 1",
+        "template kampanye 2",
+        "aplikasi error",
+    ]
+    now = datetime(2026, 10, 6, tzinfo=UTC)
+    with engine.begin() as conn:
+        ids = db.upsert_items(conn, [item_row(str(n), text=t) for n, t in enumerate(texts)]).ids
+        item = [ids[("x", str(n))] for n in range(len(texts))]
+        db.save_predictions(
+            conn,
+            [
+                {
+                    "item_id": i,
+                    "task": "sentiment",
+                    "model_version": "s-1",
+                    "label": "negative",
+                    "scores": {},
+                    "confidence": 0.4 + 0.1 * n,
+                }
+                for n, i in enumerate(item)
+            ],
+        )
+        db.set_active_model(conn, "sentiment", "s-1")
+        campaign = conn.execute(
+            schema.campaigns.insert().values(
+                fingerprint="f",
+                sample_text="template",
+                first_seen=now,
+                last_seen=now,
+                mentions=2,
+                unique_authors=2,
+                updated_at=now,
+            )
+        ).inserted_primary_key[0]
+        conn.execute(
+            schema.campaign_members.insert(), [{"campaign_id": campaign, "item_id": i} for i in item[2:4]]
+        )
+    out = review.export_queue(engine, tmp_path / "q.csv", limit=3)
+    assert [int(r["item_id"]) for r in read_csv(out.path)] == [item[0], item[2], item[4]]
+    assert out.repeats_left_out == 2
