@@ -94,7 +94,7 @@ def export_queue(
         candidates = store.review_queue(
             conn, task, limit=3 * limit + 50, start=start, end=end, sources=sources
         )
-        queue, repeats = _one_per_text(conn, candidates, limit)
+        queue, repeats = _one_per_text(conn, candidates, limit, store.labelled_items(conn, task))
         ids = [r["id"] for r in queue]
         current = {t: store.current_predictions(conn, ids, t) for t in store.TASKS}
     rows = []
@@ -129,25 +129,30 @@ def export_queue(
 
 
 def _one_per_text(
-    conn: Any, candidates: list[dict[str, Any]], limit: int
+    conn: Any, candidates: list[dict[str, Any]], limit: int, labelled: list[dict[str, Any]]
 ) -> tuple[list[dict[str, Any]], int]:
-    """The first ``limit`` candidates keeping one per text and per campaign; and how many were left out."""
+    """The first ``limit`` candidates keeping one per text and per campaign, none like an item already
+    ``labelled``; and how many were left out."""
     from storage.topics import campaign_of_items
 
-    campaigns = campaign_of_items(conn, [r["id"] for r in candidates])
-    seen: set[str] = set()
+    campaigns = campaign_of_items(conn, [r["id"] for r in (*candidates, *labelled)])
+
+    def keys(r: dict[str, Any]) -> set[str]:
+        found = {"text:" + " ".join(r["text"].lower().split())}
+        if r["id"] in campaigns:
+            found.add(f"campaign:{campaigns[r['id']]}")
+        return found
+
+    seen: set[str] = set().union(*(keys(r) for r in labelled))
     kept: list[dict[str, Any]] = []
     repeats = 0
     for r in candidates:
         if len(kept) == limit:
             break
-        keys = {"text:" + " ".join(r["text"].lower().split())}
-        if r["id"] in campaigns:
-            keys.add(f"campaign:{campaigns[r['id']]}")
-        if keys & seen:
+        if keys(r) & seen:
             repeats += 1
             continue
-        seen |= keys
+        seen |= keys(r)
         kept.append(r)
     return kept, repeats
 

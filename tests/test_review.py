@@ -527,3 +527,10 @@ def test_the_queue_keeps_one_item_per_text_and_per_campaign(engine, tmp_path):
     out = review.export_queue(engine, tmp_path / "q.csv", limit=3)
     assert [int(r["item_id"]) for r in read_csv(out.path)] == [item[0], item[2], item[4]]
     assert out.repeats_left_out == 2
+    rows = read_csv(out.path)
+    for r in rows[:2]:
+        r["sentiment"] = "negative"
+    review.import_labels(engine, write_csv(tmp_path / "f.csv", rows), labeller="ana")
+    # their repeats do not come back next time: the text and the campaign are labelled already
+    again = review.export_queue(engine, tmp_path / "q2.csv", limit=3)
+    assert [int(r["item_id"]) for r in read_csv(again.path)] == [item[4]] and again.repeats_left_out == 2
