@@ -116,15 +116,17 @@ def export_queue(
             }
         )
     path.parent.mkdir(parents=True, exist_ok=True)
+    part = path.with_name(path.name + ".part")  # written whole, then renamed: a crash leaves no half file
     if path.suffix.lower() == ".jsonl":
-        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+        part.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     elif path.suffix.lower() == ".xlsx":
-        _write_xlsx(path, rows)
+        _write_xlsx(part, rows)
     else:
-        with path.open("w", encoding="utf-8", newline="") as f:
+        with part.open("w", encoding="utf-8", newline="") as f:
             w = csv.DictWriter(f, fieldnames=REVIEW_COLUMNS)
             w.writeheader()
             w.writerows(rows)
+    part.replace(path)
     return ReviewExport(path, len(rows), task, version, repeats)
 
 

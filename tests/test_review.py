@@ -89,6 +89,7 @@ def test_export_lists_the_least_confident_unlabelled_items_first(store_engine, t
     by_topics = read_csv(review.export_queue(store_engine, tmp_path / "t.csv", task="topics", limit=10).path)
     tconf = [float(r["topics_confidence"]) for r in by_topics]
     assert tconf == sorted(tconf)
+    assert not list(tmp_path.glob("*.part"))  # written whole, then renamed
     jl = review.export_queue(store_engine, tmp_path / "r.jsonl", limit=3).path
     assert [json.loads(line)["item_id"] for line in jl.read_text().splitlines()] == [
         int(r["item_id"]) for r in rows[:3]
