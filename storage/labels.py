@@ -85,15 +85,6 @@ def save_labels(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> LabelWri
     return out
 
 
-def item_texts(conn: Connection, ids: Sequence[int]) -> dict[int, str]:
-    """{item id: text} for the ids this store has."""
-    found: dict[int, str] = {}
-    for chunk in _chunks(sorted(set(ids))):
-        stmt = select(items.c.id, items.c.text).where(items.c.id.in_(list(chunk)))
-        found.update({r.id: r.text for r in conn.execute(stmt)})
-    return found
-
-
 def ids_by_key(conn: Connection, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
     """{(source, source_id): item id} for the keys this store has: an item's identity in every store."""
     found: dict[tuple[str, str], int] = {}
@@ -183,14 +174,20 @@ def review_queue(
     return [dict(r._mapping) for r in conn.execute(stmt)]
 
 
+def labelled_pairs(conn: Connection, task: str) -> list[tuple[str, str]]:
+    """(person's label, active model's predicted label) for each labelled item the active model has
+    classified, in item id order."""
+    labelled = labelled_items(conn, task)
+    current = current_predictions(conn, [r["id"] for r in labelled], task)
+    return [(r["label"], current[r["id"]]["label"]) for r in labelled if r["id"] in current]
+
+
 def agreement(conn: Connection) -> dict[str, tuple[int, int]]:
     """{task: (labelled items with a current prediction, how many of them it gets right)}: for sentiment the
     same label; for topics the reviewer's first (main) topic among the predicted ones."""
     out: dict[str, tuple[int, int]] = {}
     for task in TASKS:
-        labelled = labelled_items(conn, task)
-        current = current_predictions(conn, [r["id"] for r in labelled], task)
-        pairs = [(r["label"], current[r["id"]]["label"]) for r in labelled if r["id"] in current]
+        pairs = labelled_pairs(conn, task)
         if task == "topics":
             right = sum(gold.split(";")[0] in pred.split(";") for gold, pred in pairs)
         else:

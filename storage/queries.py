@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, func, select
 
+from storage.db import _chunks
 from storage.schema import active_models, items, labels, predictions
 
 
@@ -28,10 +29,14 @@ def pending_item_ids(
 
 
 def item_texts(conn: Connection, ids: Sequence[int]) -> list[tuple[int, str]]:
-    rows = conn.execute(
-        select(items.c.id, items.c.text).where(items.c.id.in_(list(ids))).order_by(items.c.id)
-    )
-    return [(r.id, r.text) for r in rows]
+    """(id, text) of the ids this store has, in id order; any number of ids (read in chunks)."""
+    out: list[tuple[int, str]] = []
+    for chunk in _chunks(sorted(set(ids))):
+        rows = conn.execute(
+            select(items.c.id, items.c.text).where(items.c.id.in_(list(chunk))).order_by(items.c.id)
+        )
+        out += [(r.id, r.text) for r in rows]
+    return out
 
 
 def count_items(conn: Connection) -> int:

@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from models.data import SENTIMENT_LABELS, jsonl_objects
-from storage import db
+from storage import db, queries
 from storage import labels as store
 from suara.errors import InputError
 
@@ -151,10 +151,11 @@ def _one_per_text(
     for r in candidates:
         if len(kept) == limit:
             break
-        if keys(r) & seen:
+        found = keys(r)
+        if found & seen:
             repeats += 1
             continue
-        seen |= keys(r)
+        seen |= found
         kept.append(r)
     return kept, repeats
 
@@ -301,8 +302,8 @@ def import_labels(engine: Engine, path: Path | str, *, labeller: str, settings: 
         raise InputError(f"{path}: no rows")
     with engine.begin() as conn:
         by_key = store.ids_by_key(conn, [r["key"] for r in rows if r["key"]])
-        texts = store.item_texts(
-            conn, [r["item_id"] for r in rows if r["item_id"] and r["key"] not in by_key]
+        texts = dict(
+            queries.item_texts(conn, [r["item_id"] for r in rows if r["item_id"] and r["key"] not in by_key])
         )
         for r in rows:
             problem = _resolve_item(r, by_key, texts)
@@ -361,16 +362,13 @@ def label_stats(engine: Engine, settings: Any = None) -> dict[str, Any]:
     with engine.connect() as conn:
         counts = store.label_counts(conn)
         for task in store.TASKS:
-            labelled = store.labelled_items(conn, task)
-            version = db.get_active_model(conn, task)
-            current = store.current_predictions(conn, [r["id"] for r in labelled], task)
+            pairs = store.labelled_pairs(conn, task)
             entry: dict[str, Any] = {
-                "labelled": len(labelled),
+                "labelled": sum(counts.get(task, {}).values()),
                 "labels": dict(sorted(counts.get(task, {}).items())),
-                "active_model": version,
-                "scored": len(current),
+                "active_model": db.get_active_model(conn, task),
+                "scored": len(pairs),
             }
-            pairs = [(r["label"], current[r["id"]]["label"]) for r in labelled if r["id"] in current]
             if pairs:
                 gold, pred = zip(*pairs, strict=True)
                 # macro averages over the labels that occur (in the labels or the predictions): a few reviews
