@@ -5,7 +5,8 @@
 A PostgreSQL schema (dropped afterwards) is filled with N items, a sentiment and a topic prediction each from
 the active versions (random confidences) and ``--labels`` human labels, in bulk SQL. Timed, each the median of
 3 runs: ``suara review export`` of 200 items (the least confident unlabelled, over the whole store and over
-the last 7 days), the import of a filled-in 200-row file, and ``storage.labels.agreement`` (the digest footer).
+the last 7 days), the import of a filled-in 200-row file, ``storage.labels.agreement`` (the digest footer),
+reviewers' agreement (``suara review stats``) and the export of the disputed items (``--disputed``).
 The baseline, measured in the same run: the anti-join that incremental classification runs every 15 minutes
 (items without a prediction of a new version, ``storage.queries.pending_item_ids``), over the same store.
 """
@@ -43,6 +44,11 @@ INSERT INTO predictions (item_id, task, model_version, label, scores, confidence
 SELECT id, 'topics', 't-1', 'pembayaran_dana', '{}', random(), now() FROM items;
 INSERT INTO labels (item_id, task, label, labeller, source, created_at, updated_at)
 SELECT id, 'sentiment', 'negative', 'bench', 'bench.csv', now(), now() FROM items ORDER BY random() LIMIT :labels;
+INSERT INTO label_reviews (item_id, task, label, labeller, source, created_at)
+SELECT item_id, task, label, labeller, source, created_at FROM labels ORDER BY id;
+INSERT INTO label_reviews (item_id, task, label, labeller, source, created_at)
+SELECT item_id, task, (ARRAY['negative','neutral'])[1 + item_id % 2], 'second', 'second.csv', now()
+FROM labels WHERE id % 5 = 0;
 INSERT INTO active_models (task, model_version, activated_at) VALUES ('sentiment', 's-1', now()),
        ('topics', 't-1', now());
 ANALYZE;
@@ -105,6 +111,15 @@ def bench(url: str, n: int, n_labels: int, work: Path) -> dict[str, float]:
             store.agreement(conn)
 
     result["agreement_s"] = median_seconds(agreement)
+
+    def reviewers() -> None:
+        with engine.connect() as conn:
+            store.reviewer_agreement(conn, "sentiment")
+
+    result["reviewers_s"] = median_seconds(reviewers)
+    result["export_disputed_s"] = median_seconds(
+        lambda: review.export_queue(engine, work / "d.csv", limit=200, disputed=True)
+    )
     engine.dispose()
     return result
 
@@ -124,12 +139,14 @@ def main() -> None:
 
     lines = [
         f"Measured by `python bench/bench_review.py` on {datetime.now().date()}, PostgreSQL 15 on this 2-core "
-        f"machine; {args.labels} items already labelled; seconds, median of 3 (the import: one run). Baseline: "
+        f"machine; {args.labels} items already labelled, a fifth of them by a second reviewer too (half of those "
+        "disputed); seconds, median of 3 (the import: one run). Baseline: "
         "the anti-join of incremental classification over the same store.",
         "",
         "| items | bulk load s | baseline: pending anti-join s | export 200, whole store s (× baseline) | "
-        "export 200, last 7 days s | import 200 labels s | digest agreement line s |",
-        "|---|---|---|---|---|---|---|",
+        "export 200, last 7 days s | import 200 labels s | digest agreement line s | reviewers' agreement s | "
+        "export 200 disputed s |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for n in args.n:
         schema = f"bench_{uuid.uuid4().hex[:10]}"
@@ -147,7 +164,8 @@ def main() -> None:
         lines.append(
             f"| {n:,} | {r['load_s']:.0f} | {r['baseline_pending_s']:.2f} | {r['export_all_s']:.2f} "
             f"({r['export_all_s'] / r['baseline_pending_s']:.2f}×) | {r['export_week_s']:.2f} | "
-            f"{r['import_s']:.2f} | {r['agreement_s']:.3f} |"
+            f"{r['import_s']:.2f} | {r['agreement_s']:.3f} | {r['reviewers_s']:.3f} | "
+            f"{r['export_disputed_s']:.3f} |"
         )
     body = "\n".join(lines)
     print("\n" + body)

@@ -4,7 +4,8 @@
 
 Writes ``review/review-<task>-<last day>.xlsx`` (or ``.csv``) under the output directory (a rerun for the same days rewrites
 the same file; items labelled in between drop out) and a ``review-queue`` artifact saying where it is. The
-labels come back with ``suara review import``.
+labels come back with ``suara review import``. When reviewers are split on any item, it also writes
+``review/review-disputed-<task>-<last day>.xlsx`` listing those items with who said what, for a deciding review.
 """
 
 from __future__ import annotations

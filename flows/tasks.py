@@ -239,18 +239,36 @@ def export_review_queue(
     out_dir: str | None,
     file_format: str = "xlsx",
 ) -> dict[str, object]:
-    """The review file for [since, until] (local days) under ``out_dir/review/``, and its row count."""
+    """The review file for [since, until] (local days) under ``out_dir/review/``, and its row count; and,
+    when reviewers are split on any item (whenever it was posted), ``review-disputed-<task>-<day>`` with those
+    items for a deciding review."""
     from suara import review
 
     settings = get_settings()
     scope = Scope.from_days(since, until, None, settings.timezone)
-    path = (
-        Path(out_dir or settings.out_dir) / "review" / f"review-{task_name}-{until.isoformat()}.{file_format}"
-    )
+    folder = Path(out_dir or settings.out_dir) / "review"
+    store = engine(database_url)
     result = review.export_queue(
-        engine(database_url), path, task=task_name, limit=limit, start=scope.since, end=scope.until
+        store,
+        folder / f"review-{task_name}-{until.isoformat()}.{file_format}",
+        task=task_name,
+        limit=limit,
+        start=scope.since,
+        end=scope.until,
     )
-    return {"path": str(result.path), "rows": result.rows, "model_version": result.model_version}
+    out: dict[str, object] = {
+        "path": str(result.path),
+        "rows": result.rows,
+        "model_version": result.model_version,
+        "disputed": 0,
+    }
+    disputed_path = folder / f"review-disputed-{task_name}-{until.isoformat()}.{file_format}"
+    disputed = review.export_queue(store, disputed_path, task=task_name, limit=limit, disputed=True)
+    if disputed.rows:
+        out.update(disputed=disputed.rows, disputed_path=str(disputed.path))
+    else:  # nothing to decide: no empty file for a reviewer to open
+        disputed_path.unlink()
+    return out
 
 
 @task(cache_policy=NO_CACHE)
@@ -263,6 +281,13 @@ def publish_review_queue(exported: dict[str, object], since: date, until: date) 
                 f"**{exported['rows']} items** from {since} to {until} that `{exported['model_version']}` is "
                 f"least sure of: `{exported['path']}`.\n\nFill `sentiment` and/or `topics`, then "
                 f"`suara review import {exported['path']} --labeller NAME`."
+                + (
+                    f"\n\nReviewers are split on **{exported['disputed']} items**: "
+                    f"`{exported['disputed_path']}` lists them with who said what, for a deciding review "
+                    "(imported the same way)."
+                    if exported.get("disputed")
+                    else ""
+                )
             ),
             description=f"Suara review queue {since} – {until}",
         )

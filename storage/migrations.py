@@ -54,11 +54,27 @@ def _create_labels_table(conn: Connection) -> None:
     schema.metadata.create_all(conn, tables=[schema.labels], checkfirst=True)
 
 
+def _create_label_reviews(conn: Connection) -> None:
+    """The reviews table, with one review for every label stored before it existed (same labeller, file and
+    time), so a store's earlier labels count as reviews; rerunning adds none twice."""
+    schema.metadata.create_all(conn, tables=[schema.label_reviews], checkfirst=True)
+    lab, rev = schema.labels, schema.label_reviews
+    missing = (
+        select(lab.c.item_id, lab.c.task, lab.c.label, lab.c.labeller, lab.c.source, lab.c.updated_at)
+        .where(~select(rev.c.id).where(rev.c.item_id == lab.c.item_id, rev.c.task == lab.c.task).exists())
+        .order_by(lab.c.id)
+    )
+    conn.execute(
+        rev.insert().from_select(["item_id", "task", "label", "labeller", "source", "created_at"], missing)
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_initial", _create_initial_tables),
     ("0002_clusters_and_campaigns", _create_topic_tables),
     ("0003_predictions_version_item_index", _predictions_version_item_index),
     ("0004_labels", _create_labels_table),
+    ("0005_label_reviews", _create_label_reviews),
 ]
 
 

@@ -229,3 +229,20 @@ labels = Table(
     UniqueConstraint("item_id", "task", name="uq_labels_item_task"),
     Index("ix_labels_task", "task"),
 )
+
+# Every review as given, append-only: who said what about an item, from which file, when. ``labels`` holds the
+# label that counts, decided from these rows (each reviewer's latest; most reviewers win, a tie goes to the most
+# recent review), so two people can review one item, their agreement can be measured, and nothing is lost.
+label_reviews = Table(
+    "label_reviews",
+    metadata,
+    Column("id", PK, primary_key=True, autoincrement=True),
+    Column("item_id", PK, ForeignKey("items.id", ondelete="CASCADE"), nullable=False),
+    Column("task", String(16), nullable=False),
+    Column("label", Text, nullable=False),
+    Column("labeller", String(191), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_label_reviews_item_task", "item_id", "task"),
+    Index("ix_label_reviews_task", "task"),
+)

@@ -703,6 +703,10 @@ def review_export(
     source: Annotated[
         list[str] | None, typer.Option("--source", help="only this source (repeatable)")
     ] = None,
+    disputed: Annotated[
+        bool,
+        typer.Option(help="instead, the items whose reviewers are split evenly, for a deciding review"),
+    ] = False,
 ) -> None:
     """Write the items the active model is least sure of (and nobody labelled yet) for a person to label."""
     from suara import jobs, review
@@ -716,11 +720,21 @@ def review_export(
         start=scope.since,
         end=scope.until,
         sources=scope.sources,
+        disputed=disputed,
     )
-    typer.echo(
-        f"{result.path}: {result.rows} items, least confident {task.value} ({result.model_version}) first"
-        + (f"; {result.repeats_left_out} repeats of their texts left out" if result.repeats_left_out else "")
-    )
+    if disputed:
+        typer.echo(
+            f"{result.path}: {result.rows} disputed items ({task.value}); 'reviews' says who said what"
+        )
+    else:
+        typer.echo(
+            f"{result.path}: {result.rows} items, least confident {task.value} ({result.model_version}) first"
+            + (
+                f"; {result.repeats_left_out} repeats of their texts left out"
+                if result.repeats_left_out
+                else ""
+            )
+        )
     typer.echo(
         "fill 'sentiment' (negative, neutral, positive) and/or 'topics' (taxonomy ids separated by ';'); "
         "leave a row blank to skip it; then: suara review import " + str(result.path),
@@ -737,13 +751,22 @@ def review_import(
     """Store the labels of a filled-in review file; a file with any bad row imports nothing."""
     from suara import review
 
-    typer.echo(str(review.import_labels(_engine(), path, labeller=labeller)))
+    result = review.import_labels(_engine(), path, labeller=labeller)
+    typer.echo(str(result))
+    for task in ("sentiment", "topics"):
+        if getattr(result, task).disputed:
+            typer.echo(
+                f"reviewers are split on {getattr(result, task).disputed} item(s) for {task} (the latest review "
+                f"counts for now): suara review export --disputed --task {task} --out disputed-{task}.xlsx",
+                err=True,
+            )
 
 
 @review_app.command("stats")
 @friendly
 def review_stats() -> None:
-    """How many items people labelled, and how the active models score on those labels (JSON)."""
+    """How many items people labelled, how the active models score on those labels, and how far reviewers
+    agree with each other where two or more reviewed an item (JSON)."""
     from suara import review
 
     typer.echo(json.dumps(review.label_stats(_engine()), indent=2))
@@ -760,6 +783,19 @@ def review_labels(
 
     n = review.export_training(_engine(), task.value, out)
     typer.echo(f"{out}: {n} labelled items")
+
+
+@review_app.command("history")
+@friendly
+def review_history(
+    out: Annotated[Path, typer.Option(help="JSONL file: every review as given, oldest first")],
+    task: Annotated[Task | None, typer.Option(help="only this task's reviews")] = None,
+) -> None:
+    """Write every review as given (who labelled which item how, from which file, when): the audit trail."""
+    from suara import review
+
+    n = review.export_history(_engine(), out, task=task.value if task else None)
+    typer.echo(f"{out}: {n} reviews")
 
 
 @app.command("models")

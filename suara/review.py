@@ -9,7 +9,9 @@ models are scored on them and retrained with them.
 A review file is XLSX, CSV (comma or semicolon) or JSONL with ``source`` and ``source_id`` (or ``item_id``)
 and the columns a reviewer fills: ``sentiment`` (negative / neutral / positive) and ``topics`` (taxonomy ids
 separated by ";"). A blank cell means "not reviewed"; importing the same file twice changes nothing; a later
-file's label replaces an earlier one.
+file's label replaces an earlier one. When several people review an item, most of them win (a tie goes to
+the latest review and is *disputed*: ``export_queue(..., disputed=True)`` lists those for a deciding review);
+``label_stats`` says how far reviewers agree; ``export_history`` writes every review as given.
 """
 
 from __future__ import annotations
@@ -74,12 +76,14 @@ def export_queue(
     start: datetime | None = None,
     end: datetime | None = None,
     sources: Sequence[str] = (),
+    disputed: bool = False,
 ) -> ReviewExport:
     """Write the ``limit`` items whose current ``task`` prediction is least confident and that nobody has
     labelled yet, with both current predictions beside the blank columns a reviewer fills.
 
     One item per text (case and spacing aside) and per copy-paste campaign: a reviewer labels a template once,
-    not fourteen times."""
+    not fourteen times. ``disputed``: instead, the items whose reviewers are split evenly for ``task`` (oldest
+    first), with a ``reviews`` column saying who gave which label; the file's labels are deciding reviews."""
     if task not in store.TASKS:
         raise InputError(f"unknown task {task!r}; use one of {list(store.TASKS)}")
     if limit < 1:
@@ -91,10 +95,16 @@ def export_queue(
         version = db.get_active_model(conn, task)
         if version is None:
             raise InputError(f"the store has no {task} predictions yet; run `suara classify` first")
-        candidates = store.review_queue(
-            conn, task, limit=3 * limit + 50, start=start, end=end, sources=sources
-        )
-        queue, repeats = _one_per_text(conn, candidates, limit, store.labelled_items(conn, task))
+        if disputed:
+            queue, repeats = (
+                store.disputed_queue(conn, task, limit=limit, start=start, end=end, sources=sources),
+                0,
+            )
+        else:
+            candidates = store.review_queue(
+                conn, task, limit=3 * limit + 50, start=start, end=end, sources=sources
+            )
+            queue, repeats = _one_per_text(conn, candidates, limit, store.labelled_items(conn, task))
         ids = [r["id"] for r in queue]
         current = {t: store.current_predictions(conn, ids, t) for t in store.TASKS}
     rows = []
@@ -113,17 +123,19 @@ def export_queue(
                 "topics_confidence": _conf(t.get("confidence")),
                 "sentiment": "",
                 "topics": "",
+                **({"reviews": r["reviews"]} if disputed else {}),
             }
         )
+    columns = (*REVIEW_COLUMNS, "reviews") if disputed else REVIEW_COLUMNS
     path.parent.mkdir(parents=True, exist_ok=True)
     part = path.with_name(path.name + ".part")  # written whole, then renamed: a crash leaves no half file
     if path.suffix.lower() == ".jsonl":
         part.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     elif path.suffix.lower() == ".xlsx":
-        _write_xlsx(part, rows)
+        _write_xlsx(part, rows, columns)
     else:
         with part.open("w", encoding="utf-8", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=REVIEW_COLUMNS)
+            w = csv.DictWriter(f, fieldnames=columns)
             w.writeheader()
             w.writerows(rows)
     part.replace(path)
@@ -160,16 +172,16 @@ def _one_per_text(
     return kept, repeats
 
 
-def _write_xlsx(path: Path, rows: list[dict[str, Any]]) -> None:
+def _write_xlsx(path: Path, rows: list[dict[str, Any]], columns: Sequence[str] = REVIEW_COLUMNS) -> None:
     """One sheet; every cell but item_id as text, so long source ids stay exact in a spreadsheet."""
     from openpyxl import Workbook
 
     book = Workbook()
     sheet = book.active
     sheet.title = "review"
-    sheet.append(list(REVIEW_COLUMNS))
+    sheet.append(list(columns))
     for r in rows:
-        sheet.append([r[c] if c == "item_id" else str(r[c]) for c in REVIEW_COLUMNS])
+        sheet.append([r[c] if c == "item_id" else str(r[c]) for c in columns])
     for row in sheet.iter_rows(min_row=2):
         for cell in row[1:]:
             cell.number_format = "@"
@@ -368,6 +380,7 @@ def label_stats(engine: Engine, settings: Any = None) -> dict[str, Any]:
                 "labels": dict(sorted(counts.get(task, {}).items())),
                 "active_model": db.get_active_model(conn, task),
                 "scored": len(pairs),
+                "reviewers": store.reviewer_agreement(conn, task),
             }
             if pairs:
                 gold, pred = zip(*pairs, strict=True)
@@ -407,3 +420,20 @@ def export_training(engine: Engine, task: str, path: Path | str) -> int:
             f.write(json.dumps({"id": f"item-{r['id']}", "text": r["text"], task: value}, ensure_ascii=False))
             f.write("\n")
     return len(labelled)
+
+
+def export_history(engine: Engine, path: Path | str, *, task: str | None = None) -> int:
+    """Every review as given (JSONL, oldest first): item_id, source, source_id, task, label, labeller, file,
+    reviewed_at; the audit trail behind the labels that count."""
+    if task is not None and task not in store.TASKS:
+        raise InputError(f"unknown task {task!r}; use one of {list(store.TASKS)}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    part = path.with_name(path.name + ".part")
+    n = 0
+    with engine.connect() as conn, part.open("w", encoding="utf-8") as f:
+        for r in store.review_history(conn, task):
+            f.write(json.dumps({**r, "reviewed_at": r["reviewed_at"].isoformat()}, ensure_ascii=False) + "\n")
+            n += 1
+    part.replace(path)
+    return n

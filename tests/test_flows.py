@@ -163,6 +163,23 @@ def test_review_queue_flow_writes_last_weeks_least_confident_items_and_an_artifa
         r["item_id"] for r in csv.DictReader(Path(again["path"]).read_text(encoding="utf-8").splitlines())
     ]
     assert rows[0]["item_id"] not in again_ids and again_ids[:29] == [r["item_id"] for r in rows[1:]]
+    assert again["disputed"] == 0 and not list((tmp_path / "review").glob("review-disputed-*"))
+    rows[0]["sentiment"] = "positive"  # a second reviewer disagrees: the next run lists the item to decide
+    with path.open("w", encoding="utf-8", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows[:1])
+    review.import_labels(engine, path, labeller="budi")
+    third = review_queue(params)
+    disputed = tmp_path / "review" / "review-disputed-sentiment-2026-11-15.csv"
+    assert third["disputed"] == 1 and third["disputed_path"] == str(disputed)
+    decide = list(csv.DictReader(disputed.read_text(encoding="utf-8").splitlines()))
+    assert [(r["item_id"], r["reviews"]) for r in decide] == [
+        (rows[0]["item_id"], "ana: neutral | budi: positive")
+    ]
+    assert any(
+        str(disputed) in a.data and "split on **1 items**" in a.data for a in artifacts("review-queue")
+    )
 
 
 class SlackWebhook:

@@ -535,3 +535,190 @@ def test_the_queue_keeps_one_item_per_text_and_per_campaign(engine, tmp_path):
     # their repeats do not come back next time: the text and the campaign are labelled already
     again = review.export_queue(engine, tmp_path / "q2.csv", limit=3)
     assert [int(r["item_id"]) for r in read_csv(again.path)] == [item[4]] and again.repeats_left_out == 2
+
+
+def test_several_reviewers_vote_and_rereading_an_old_file_changes_nothing(engine):
+    with engine.begin() as conn:
+        ids = db.upsert_items(conn, [item_row(str(n)) for n in (1, 2, 3)]).ids
+        one, two, three = (ids[("x", str(n))] for n in (1, 2, 3))
+
+        def review_by(who, labels, source=None):
+            rows = [
+                {
+                    "item_id": i,
+                    "task": "sentiment",
+                    "label": lab,
+                    "labeller": who,
+                    "source": source or f"{who}.csv",
+                }
+                for i, lab in labels.items()
+            ]
+            return store.save_labels(conn, rows)
+
+        def current():
+            return {r["id"]: (r["label"], r["labeller"]) for r in store.labelled_items(conn, "sentiment")}
+
+        ana = {one: "negative", two: "neutral", three: "positive"}
+        assert str(review_by("ana", ana)) == "3 new, 0 changed, 0 unchanged"
+        budi = review_by("budi", {one: "negative", two: "negative", three: "positive"})
+        # one vote each on item two: the latest review counts, and the item is disputed
+        assert (budi.new, budi.updated, budi.unchanged, budi.disputed) == (0, 1, 2, 1)
+        assert current()[two] == ("negative", "budi")
+        assert store.disputed_items(conn, "sentiment") == {two: {"ana": "neutral", "budi": "negative"}}
+        # ana's file imported again: her reviews are already there, nothing moves back
+        again = review_by("ana", ana)
+        assert (again.new, again.updated, again.unchanged) == (0, 0, 3)
+        assert current()[two] == ("negative", "budi")
+        cara = review_by("cara", {two: "neutral"})
+        assert (cara.updated, cara.disputed) == (1, 0)
+        assert current() == {one: ("negative", "ana"), two: ("neutral", "cara"), three: ("positive", "ana")}
+        assert store.disputed_items(conn, "sentiment") == {}
+        agreement = store.reviewer_agreement(conn, "sentiment")
+        assert (agreement["items"], agreement["all_agree"], agreement["disputed"]) == (3, 2, 0)
+        pairs = {tuple(p["reviewers"]): p for p in agreement["pairs"]}
+        # ana/budi: 2 of 3 alike; chance agreement (1·2 + 1·0 + 1·1) / 9 = 1/3, so kappa (2/3 − 1/3) / (2/3)
+        assert (pairs["ana", "budi"]["items"], pairs["ana", "budi"]["alike"]) == (3, 2)
+        assert pairs["ana", "budi"]["kappa"] == 0.5
+        assert (pairs["ana", "cara"]["alike"], pairs["budi", "cara"]["alike"]) == (1, 0)
+        assert pairs["ana", "cara"]["kappa"] is None  # one item, one label each: chance agreement is certain
+        # budi changes his mind on item three: one vote each again
+        assert review_by("budi", {three: "neutral"}).disputed == 1
+        assert current()[three] == ("neutral", "budi")
+        history = list(store.review_history(conn, "sentiment"))
+        assert len(history) == 3 + 3 + 1 + 1
+        assert [h["labeller"] for h in history[-2:]] == ["cara", "budi"]
+        assert history[0]["source"] == "x" and history[0]["file"] == "ana.csv"
+        assert list(store.review_history(conn, "topics")) == []
+
+
+def test_deciding_label_counts_each_reviewers_latest_review():
+    def r(i, label, who):
+        return store.Review(i, label, who, "")
+
+    assert store.deciding_label([r(1, "a", "ana")]) == (r(1, "a", "ana"), False)
+    # ana's first review no longer votes; budi and cara outvote her latest one
+    votes = [r(1, "b", "ana"), r(2, "b", "budi"), r(3, "b", "cara"), r(4, "a", "ana")]
+    assert store.deciding_label(votes) == (r(3, "b", "cara"), False)
+    # three labels, one vote each: the latest review, disputed
+    assert store.deciding_label([r(5, "c", "dodi"), r(2, "b", "budi"), r(1, "a", "ana")]) == (
+        r(5, "c", "dodi"),
+        True,
+    )
+    # a majority of two against one is not disputed, whatever came last
+    assert store.deciding_label([r(1, "a", "ana"), r(2, "a", "budi"), r(3, "b", "cara")])[0].label == "a"
+
+
+def test_topic_reviewers_agreement_reads_main_topics_and_overlap(engine):
+    with engine.begin() as conn:
+        ids = db.upsert_items(conn, [item_row(str(n)) for n in (1, 2)]).ids
+        one, two = ids[("x", "1")], ids[("x", "2")]
+        row = {"task": "topics", "source": "t.csv"}
+        store.save_labels(
+            conn,
+            [
+                {**row, "item_id": one, "label": "pembayaran_dana;aplikasi_sistem", "labeller": "ana"},
+                {**row, "item_id": two, "label": "akun_verifikasi", "labeller": "ana"},
+            ],
+        )
+        store.save_labels(
+            conn,
+            [
+                {**row, "item_id": one, "label": "pembayaran_dana", "labeller": "budi"},
+                {**row, "item_id": two, "label": "aplikasi_sistem", "labeller": "budi"},
+            ],
+        )
+        (pair,) = store.reviewer_agreement(conn, "topics")["pairs"]
+    assert (pair["items"], pair["alike"], pair["main_topic_alike"]) == (2, 0, 1)
+    assert pair["jaccard"] == 0.25  # (1/2 + 0) / 2
+
+
+def test_migration_0005_keeps_earlier_labels_as_reviews(engine):
+    from sqlalchemy import delete
+
+    from storage.migrations import migrate
+
+    now = datetime(2026, 11, 1, tzinfo=UTC)
+    with engine.begin() as conn:  # a store as 0004 left it: labels, no reviews
+        ids = db.upsert_items(conn, [item_row("1"), item_row("2")]).ids
+        conn.execute(
+            schema.labels.insert(),
+            [
+                {
+                    "item_id": i,
+                    "task": "sentiment",
+                    "label": lab,
+                    "labeller": "ana",
+                    "source": "old.csv",
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for i, lab in ((ids[("x", "1")], "negative"), (ids[("x", "2")], "neutral"))
+            ],
+        )
+        conn.execute(delete(schema.schema_migrations).where(schema.schema_migrations.c.name.like("0005%")))
+    with engine.begin() as conn:
+        assert migrate(conn) == ["0005_label_reviews"]
+        history = list(store.review_history(conn))
+        assert [(h["label"], h["labeller"], h["file"], h["reviewed_at"]) for h in history] == [
+            ("negative", "ana", "old.csv", now),
+            ("neutral", "ana", "old.csv", now),
+        ]
+        conn.execute(delete(schema.schema_migrations).where(schema.schema_migrations.c.name.like("0005%")))
+        assert migrate(conn) == ["0005_label_reviews"]  # rerun: no review twice
+        assert len(list(store.review_history(conn))) == 2
+        same = store.save_labels(
+            conn,
+            [
+                {
+                    "item_id": ids[("x", "1")],
+                    "task": "sentiment",
+                    "label": "negative",
+                    "labeller": "ana",
+                    "source": "old.csv",
+                }
+            ],
+        )
+        assert (same.new, same.updated, same.unchanged) == (0, 0, 1)
+        assert len(list(store.review_history(conn))) == 2
+
+
+def test_a_disputed_item_goes_out_for_a_deciding_review(store_engine, tmp_path):
+    runner = CliRunner()
+
+    def invoke(*args):
+        return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+    rows = read_csv(review.export_queue(store_engine, tmp_path / "r.csv", limit=4).path)
+    for r, label in zip(rows, ("negative", "neutral", "positive", "neutral"), strict=True):
+        r.update(sentiment=label)
+    assert (
+        invoke("review", "import", write_csv(tmp_path / "ana.csv", rows), "--labeller", "ana").exit_code == 0
+    )
+    rows[1].update(sentiment="negative")
+    rows[2].update(sentiment="neutral")
+    out = invoke("review", "import", write_csv(tmp_path / "budi.csv", rows), "--labeller", "budi")
+    assert "2 changed, 2 unchanged, 2 disputed" in out.output
+    assert "suara review export --disputed --task sentiment" in out.output
+    stats = json.loads(invoke("review", "stats").output)["sentiment"]["reviewers"]
+    assert (stats["items"], stats["all_agree"], stats["disputed"]) == (4, 2, 2)
+    out = invoke("review", "export", "--disputed", "--out", tmp_path / "d.csv")
+    assert out.exit_code == 0 and "2 disputed items" in out.output
+    disputed = read_csv(tmp_path / "d.csv")
+    assert [r["item_id"] for r in disputed] == sorted([rows[1]["item_id"], rows[2]["item_id"]], key=int)
+    by_id = {r["item_id"]: r for r in disputed}
+    assert by_id[rows[1]["item_id"]]["reviews"] == "ana: neutral | budi: negative"
+    assert by_id[rows[2]["item_id"]]["reviews"] == "ana: positive | budi: neutral"
+    for r in disputed:
+        r.update(sentiment="neutral")
+    decided = invoke("review", "import", write_csv(tmp_path / "d.csv", disputed), "--labeller", "cara")
+    assert "disputed" not in decided.output
+    assert read_csv(review.export_queue(store_engine, tmp_path / "d2.csv", disputed=True).path) == []
+    with store_engine.connect() as conn:
+        labelled = {str(r["id"]): r["label"] for r in store.labelled_items(conn, "sentiment")}
+    assert labelled == {
+        r["item_id"]: lab for r, lab in zip(rows, ("negative", "neutral", "neutral", "neutral"), strict=True)
+    }
+    out = invoke("review", "history", "--out", tmp_path / "h.jsonl")
+    assert out.exit_code == 0 and "10 reviews" in out.output  # 4 by ana, 4 by budi, 2 by cara
+    history = [json.loads(line) for line in (tmp_path / "h.jsonl").read_text().splitlines()]
+    assert [h["labeller"] for h in history].count("cara") == 2 and history[-1]["file"] == "d.csv"
