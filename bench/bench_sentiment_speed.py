@@ -13,6 +13,8 @@ process so that its peak RSS is its own:
 - onnx / onnx-int8: the same model on ONNX Runtime, exported, fused and (int8) dynamically quantised with
   per-channel weights (``name+onnx``, ``name+onnx-int8``; ``models/onnxrt.py``); the one-off export is done
   before timing, so "load" is what every later process pays;
+- ensemble: ``sentiment-e5-tfidf+onnx-int8``, the quantised path and the TF-IDF model averaged
+  (``models/ensemble.py``);
 - fast tier: the TF-IDF model (``sentiment-tfidf``).
 
 Posts/s, the ratio to the naive pipeline, peak RSS, load time; for the paths that carry our trained labels,
@@ -40,7 +42,8 @@ from bench._args import add_data_dir  # noqa: E402
 
 BEGIN, END = "<!-- sentiment-speed:begin -->", "<!-- sentiment-speed:end -->"
 HEADING = "## Sentiment inference speed (`bench/bench_sentiment_speed.py`)"
-PATHS = ("naive", "torch", "int8", "onnx", "onnx-int8", "fast")
+PATHS = ("naive", "torch", "int8", "onnx", "onnx-int8", "ensemble", "fast")
+ENSEMBLE = "sentiment-e5-tfidf"  # the released ensemble: the transformer on ONNX int8 and the TF-IDF model
 
 
 def load_texts(data_dir: Path) -> tuple[list[str], list[str] | None, str]:
@@ -103,6 +106,13 @@ def worker(path: str, model_ref: str, n: int, data_dir: Path, threads: int | Non
         from models.sentiment import SentimentModel
 
         model = SentimentModel.from_pretrained(model_ref if path == "torch" else f"{model_ref}+{path}")
+
+        def run(batch: list[str]) -> list:
+            return model.predict(batch)
+    elif path == "ensemble":
+        from models.sentiment import SentimentModel
+
+        model = SentimentModel.from_pretrained(f"{ENSEMBLE}+onnx-int8")
 
         def run(batch: list[str]) -> list:
             return model.predict(batch)
@@ -186,6 +196,7 @@ def main() -> None:
         "int8": "torch dynamic int8 (per-tensor weights)",
         "onnx": "ONNX Runtime fp32 (fused)",
         "onnx-int8": "our quantised path: ONNX Runtime int8 (per-channel, fused)",
+        "ensemble": f"`{ENSEMBLE}+onnx-int8`: the quantised path and the TF-IDF model, averaged",
         "fast": "fast tier: TF-IDF + logistic regression",
     }
     lines = [

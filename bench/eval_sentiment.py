@@ -65,7 +65,8 @@ def main() -> None:
     refs = [
         r
         for ref in refs
-        for r in [ref] + [f"{ref}+{rt}" for rt in args.runtimes if kinds.get(ref) == "transformer"]
+        for r in [ref]
+        + [f"{ref}+{rt}" for rt in args.runtimes if kinds.get(ref) in ("transformer", "ensemble")]
     ]
     sets = eval_sets(args.data_dir)
     header = "| model | " + " | ".join(sets) + " |"
@@ -86,7 +87,8 @@ def main() -> None:
         print(lines[-1], flush=True)
     note = (
         "Macro-F1 % (accuracy %), measured by `python bench/eval_sentiment.py`. A `+onnx-int8` / `+int8` row is the "
-        "model above it on ONNX Runtime int8 (per-channel) / torch dynamic int8, with its change against fp32."
+        "model above it on ONNX Runtime int8 (per-channel) / torch dynamic int8, with its change against fp32 (for the "
+        "ensemble, its transformer member on that runtime)."
     )
     table = "\n".join([note, "", *lines])
     if args.print:

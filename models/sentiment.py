@@ -143,7 +143,11 @@ def split_runtime(name_or_path: str | Path) -> tuple[str, str]:
     return base, runtime
 
 
-_KIND_MODULES = {"tfidf-logreg": "models.tfidf", "transformer": "models.transformer"}
+_KIND_MODULES = {
+    "tfidf-logreg": "models.tfidf",
+    "transformer": "models.transformer",
+    "ensemble": "models.ensemble",
+}
 
 
 def _import_known_kinds(kind: str | None = None) -> None:

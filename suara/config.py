@@ -34,7 +34,7 @@ class Settings(BaseSettings):
     # Official accounts whose @mentions are not masked (comma-separated), e.g. "@KartuCakap_ID".
     official_handles: str = ""
     # The best released model, on ONNX Runtime int8; "sentiment-tfidf" is the fast tier for bulk backfills.
-    sentiment_model: str = "sentiment-e5-lora+onnx-int8"
+    sentiment_model: str = "sentiment-e5-tfidf+onnx-int8"
     topics_model: str = "topics-e5-shared"  # reads the default sentiment model's vectors: one encoder pass
     taxonomy: Path | None = None  # a deployment's own taxonomy YAML (default: the bundled one)
     cache_dir: Path = Path("~/.cache/suara")  # rebuilt encoders and embedding caches, outside git

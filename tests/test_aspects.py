@@ -51,7 +51,9 @@ def released_only(tmp_path_factory: pytest.TempPathFactory) -> str:
 def models(released_only: str):
     from suara import jobs
 
-    sentiment = jobs.load_model("sentiment-e5-lora+onnx-int8", released_only)  # shared with the classify test
+    sentiment = jobs.load_model(
+        "sentiment-e5-tfidf+onnx-int8", released_only
+    )  # shared with the classify test
     return sentiment, jobs.load_topic_model("topics-e5-shared", released_only)
 
 
@@ -123,7 +125,7 @@ def test_classify_stores_aspects_that_the_digest_reads(
 
     from suara.config import get_settings
 
-    monkeypatch.setenv("SUARA_SENTIMENT_MODEL", "sentiment-e5-lora+onnx-int8")  # the product's default
+    monkeypatch.setenv("SUARA_SENTIMENT_MODEL", "sentiment-e5-tfidf+onnx-int8")  # the product's default
     monkeypatch.setenv("SUARA_MODEL_DIR", released_only)
     get_settings.cache_clear()
 

@@ -204,7 +204,11 @@ def _weekly(engine):
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "sentiment",  # discovery clusters negative and neutral items: the planted issue must not hang on one model
-    ["sentiment-tfidf", pytest.param("sentiment-e5-lora+onnx-int8", marks=pytest.mark.slow)],
+    [
+        "sentiment-tfidf",
+        "sentiment-e5-lora+onnx-int8",
+        "sentiment-e5-tfidf+onnx-int8",  # the product's default
+    ],
 )
 def test_sample_new_certificate_issue_found_in_its_week_with_stable_ids(tmp_path, monkeypatch, sentiment):
     from sqlalchemy import select

@@ -66,7 +66,7 @@ def test_onnx_int8_agrees_with_torch_fp32(fp32: SentimentModel, shared_data: Pat
     np.testing.assert_allclose(onnx32.logits(texts[:32]), fp32.logits(texts[:32]), atol=2e-3)
 
 
-def test_predict_uses_the_released_transformer_on_onnx_int8_by_default(
+def test_predict_uses_the_released_ensemble_on_onnx_int8_by_default(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
     import csv
@@ -79,7 +79,7 @@ def test_predict_uses_the_released_transformer_on_onnx_int8_by_default(
     monkeypatch.delenv("SUARA_SENTIMENT_MODEL", raising=False)
     get_settings.cache_clear()
     try:
-        assert get_settings().sentiment_model == "sentiment-e5-lora+onnx-int8"
+        assert get_settings().sentiment_model == "sentiment-e5-tfidf+onnx-int8"
         src, out = tmp_path / "in.csv", tmp_path / "out.csv"
         src.write_text("text\n" + "\n".join(f'"{t}"' for t in OBVIOUS) + "\n", encoding="utf-8")
         result = CliRunner().invoke(app, ["predict", str(src), "--output", str(out)], catch_exceptions=False)
@@ -87,5 +87,25 @@ def test_predict_uses_the_released_transformer_on_onnx_int8_by_default(
         rows = list(csv.DictReader(out.open(encoding="utf-8")))
     finally:
         get_settings.cache_clear()
-    assert {r["model_version"] for r in rows} == {f"{released().version}+onnx-int8"}
+    ensemble = registry.ModelInfo.read(registry.resolve("sentiment-e5-tfidf"))
+    assert {r["model_version"] for r in rows} == {f"{ensemble.version}+onnx-int8"}
     assert [r["sentiment"] for r in rows] == list(OBVIOUS.values())
+
+
+def test_the_released_ensemble_averages_the_released_models_and_shares_the_topic_models_pass():
+    from models.topics import TopicModel, shares_encoder
+
+    ensemble = SentimentModel.from_pretrained("sentiment-e5-tfidf+onnx-int8")
+    tfidf = registry.ModelInfo.read(registry.resolve("sentiment-tfidf"))
+    assert [m.version for m in ensemble.members] == [f"{released().version}+onnx-int8", tfidf.version]
+    config = registry.read_config(registry.resolve("sentiment-e5-tfidf"))
+    assert [m["weight"] for m in config["members"]] == [0.6, 0.4]
+    assert "never chosen on smsa test or the topic dev set" in config["selection"].lower()
+    # the topic model reads the transformer member's vectors: one encoder pass for both tasks
+    assert shares_encoder(ensemble, TopicModel.from_pretrained("topics-e5-shared"))
+    texts = list(OBVIOUS)
+    preds, vectors = ensemble.predict_detailed_with_vectors(texts)
+    assert [p.label for p in preds] == list(OBVIOUS.values()) and vectors.shape == (len(texts), 384)
+    # not worse than its transformer alone where the product lives (the recorded dev-set figures)
+    for runtime in ("", "+onnx-int8"):
+        assert config["metrics"][f"Topic dev set (public services){runtime}"]["macro_f1"] >= 0.79
