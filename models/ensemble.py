@@ -15,6 +15,7 @@ vectors still shares its encoder pass.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -30,7 +31,7 @@ from suara.errors import ModelError
 
 EPS = 1e-7  # probabilities are clipped here before the logarithm
 REVIEW_THRESHOLD = 0.6
-_CARD_KEYS = ("created_at", "metrics", "selection", "calibration")
+_CARD_KEYS = ("created_at", "metrics", "selection", "selection_search", "calibration")
 
 
 class EnsembleSentimentModel(SentimentModel):
@@ -193,41 +194,81 @@ class EnsembleSentimentModel(SentimentModel):
 
 def build_ensemble(
     refs: Sequence[str],
-    weights: Sequence[float],
+    weights: Sequence[float] | None,
     calib: Sequence[tuple[Sequence[str], Sequence[str]]],
     *,
     name: str = "sentiment-ensemble",
     card: dict[str, Any] | None = None,
     model_dir: Path | None = None,
+    step: float = 0.1,
 ) -> EnsembleSentimentModel:
-    """The ensemble of the models ``refs`` (fp32; found among the released ones and in ``model_dir``, by default
-    the settings') with ``weights``; its temperature is fitted on the (texts, labels) sets ``calib``, each
-    counting equally however many rows it has."""
+    """The ensemble of the models ``refs`` (found among the released ones and in ``model_dir``, by default the
+    settings'; a ``+runtime`` suffix loads a transformer on it) with ``weights``; its temperature is fitted on
+    the (texts, labels) sets ``calib``, each counting equally however many rows it has.
+
+    ``weights=None`` chooses them on ``calib`` too: every combination on a grid of ``step`` (weights summing to
+    1), the best mean macro-F1 over the sets, ties to the weights listed first; the card keeps the search."""
     if model_dir is None:
         from suara.config import get_settings
 
         model_dir = get_settings().model_dir
+    if len(refs) < 2:
+        raise ModelError(f"an ensemble needs two or more members, not {len(refs)}")
+    if weights is not None and len(weights) != len(refs):
+        raise ModelError(f"{len(weights)} weights for {len(refs)} members")
     members = [SentimentModel.from_pretrained(r, model_dir=model_dir) for r in refs]
+    labels = members[0].labels
+    for _, gold in calib:
+        unknown = sorted(set(gold) - set(labels))
+        if unknown:
+            raise ModelError(f"calibration labels {unknown} are not the models' labels {list(labels)}")
+    if weights is None and not calib:
+        raise ModelError("give the weights, or labelled data to choose them on")
+    probas = [[m.predict_proba(list(texts)) for m in members] for texts, _ in calib]
+    card = {"created_at": datetime.now(UTC).isoformat(timespec="seconds"), **(card or {})}
+    if weights is None:
+        weights, card["selection_search"] = _choose_weights(members, probas, calib, step)
     key = json.dumps([[m.version for m in members], [round(float(w), 6) for w in weights]])
     model = EnsembleSentimentModel(
         members,
         weights,
         name=name,
         version=registry.new_version(name, hashlib.sha256(key.encode()).hexdigest()),
-        card={"created_at": datetime.now(UTC).isoformat(timespec="seconds"), **(card or {})},
+        card=card,
     )
-    logits, y, w = [], [], []
-    for texts, labels in calib:
-        unknown = sorted(set(labels) - set(model.labels))
-        if unknown:
-            raise ModelError(f"calibration labels {unknown} are not the models' labels {list(model.labels)}")
-        logits.append(model.logits(texts))
-        y += [model.labels.index(lab) for lab in labels]
-        w += [1.0 / len(labels)] * len(labels)
-    if y:
-        model.temperature = fit_temperature(np.vstack(logits), y, np.asarray(w))
-    model.card["calibration"] = {"rows": len(y), "temperature": round(model.temperature, 4)}
+    if calib:
+        logits = np.vstack([model.blend(p) for p in probas])
+        y = [labels.index(lab) for _, gold in calib for lab in gold]
+        w = np.concatenate([np.full(len(gold), 1.0 / len(gold)) for _, gold in calib])
+        model.temperature = fit_temperature(logits, y, w)
+    model.card["calibration"] = {
+        "rows": sum(len(g) for _, g in calib),
+        "temperature": round(model.temperature, 4),
+    }
     return model
+
+
+def _choose_weights(
+    members: Sequence[SentimentModel],
+    probas: Sequence[Sequence[np.ndarray]],
+    calib: Sequence[tuple[Sequence[str], Sequence[str]]],
+    step: float,
+) -> tuple[list[float], list[dict[str, Any]]]:
+    from models.evaluate import score
+
+    labels = list(members[0].labels)
+    n = round(1 / step)
+    grid = [c for c in itertools.product(range(n + 1), repeat=len(members)) if sum(c) == n]
+    searched = []
+    for combo in sorted(grid, reverse=True):  # the first members' heavier weights first: ties go to them
+        w = [c / n for c in combo]
+        f1s = []
+        for (_, gold), p in zip(calib, probas, strict=True):
+            blended = sum(wi * np.log(np.clip(pi, EPS, 1.0)) for wi, pi in zip(w, p, strict=True))
+            f1s.append(score(list(gold), [labels[i] for i in np.argmax(blended, axis=1)], labels)["macro_f1"])
+        searched.append({"weights": w, "macro_f1": round(float(np.mean(f1s)), 4)})
+    best = max(searched, key=lambda r: r["macro_f1"])  # max keeps the first of equals
+    return best["weights"], searched
 
 
 def write_ensemble_card(config: dict[str, Any], path: Path) -> None:

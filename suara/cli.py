@@ -67,6 +67,7 @@ class Lang(StrEnum):
 class Kind(StrEnum):
     tfidf = "tfidf"
     transformer = "transformer"
+    ensemble = "ensemble"
 
 
 def _engine():
@@ -257,14 +258,28 @@ def train_sentiment(
     name: Annotated[
         str | None,
         typer.Option(
-            help="transformer: model name (default sentiment-e5-lora; <its name>-tuned with --init-from)"
+            help="transformer: model name (default sentiment-e5-lora; <its name>-tuned with --init-from); "
+            "ensemble: default sentiment-ensemble"
         ),
+    ] = None,
+    member: Annotated[
+        list[str] | None,
+        typer.Option(help="ensemble: a member model (name or version, +runtime optional); two or more"),
+    ] = None,
+    weight: Annotated[
+        list[float] | None,
+        typer.Option(help="ensemble: one weight per member; default: chosen on the --valid labels"),
     ] = None,
 ) -> None:
     """Train a sentiment model and save it as a new version with its model card."""
     from models.train import train_sentiment_tfidf
 
     settings = get_settings()
+    if kind is Kind.ensemble:
+        _train_ensemble(member or [], weight, valid or [], name, out or settings.model_dir)
+        return
+    if member or weight:
+        raise InputError("--member and --weight apply to --kind ensemble")
     if kind is not Kind.transformer and (init_from or max_steps or name):
         raise InputError("--init-from, --max-steps and --name apply to --kind transformer")
     if kind is Kind.transformer:
@@ -312,6 +327,45 @@ def train_sentiment(
         }
         evals = {k: v for k, v in evals.items() if v.is_file()}
     path = train_sentiment_tfidf(train_files, evaluations=evals, out_root=out or settings.model_dir)
+    typer.echo(str(path))
+
+
+def _train_ensemble(
+    members: list[str], weights: list[float] | None, valid: list[Path], name: str | None, out: Path
+) -> None:
+    """``suara train sentiment --kind ensemble``: members averaged, weights given or chosen on ``valid``."""
+    from models.data import load_labelled
+    from models.ensemble import build_ensemble
+    from models.evaluate import evaluate as run_eval
+
+    if len(members) < 2:
+        raise InputError("an ensemble needs two or more --member models")
+    if weights and len(weights) != len(members):
+        raise InputError(f"{len(weights)} --weight values for {len(members)} --member models: give one each")
+    if not weights and not valid:
+        raise InputError(
+            "give --weight per member, or --valid labelled files (e.g. `suara review labels` output) "
+            "to choose the weights on"
+        )
+    calib = []
+    for f in valid:
+        if not f.is_file():
+            raise InputError(f"no labelled file {f}")
+        calib.append(load_labelled(f))
+    model = build_ensemble(members, weights or None, calib, name=name or "sentiment-ensemble", model_dir=out)
+    model.card["selection"] = (
+        f"weights given: {list(weights)}"
+        if weights
+        else f"weights chosen on {', '.join(f.name for f in valid)} (best mean macro-F1 on a 0.1 grid)"
+    )
+    model.card["metrics"] = {
+        f.stem: {k: v for k, v in run_eval(model, *data).items() if k in ("n", "accuracy", "macro_f1")}
+        for f, data in zip(valid, calib, strict=True)
+    }
+    path = model.save_pretrained(out / model.name / model.version)
+    typer.echo(
+        f"weights {[round(w, 2) for w in model.weights]}, temperature {model.temperature:.3f}", err=True
+    )
     typer.echo(str(path))
 
 

@@ -11,7 +11,7 @@ from labelled import LABELS, TEXTS
 from test_transformer import HELD_OUT, make_tiny_bert, tiny_args, write_data_dir
 
 from models.calibration import softmax
-from models.ensemble import EnsembleSentimentModel, build_ensemble
+from models.ensemble import EPS, EnsembleSentimentModel, build_ensemble
 from models.sentiment import SentimentModel
 from models.tfidf import TfidfArgs, TfidfSentimentModel
 from models.train_transformer import train_sentiment_transformer
@@ -58,6 +58,8 @@ def test_the_ensemble_is_the_calibrated_weighted_geometric_mean(members, model_d
     assert np.allclose(model.weights, [0.75, 0.25]) and model.version.startswith("ens-tiny-")
     texts = ["aplikasinya error terus", "kapan cair min?", "", "😡😡", "mantap " * 400]
     pa, pb = transformer.predict_proba(texts), tfidf.predict_proba(texts)
+    # probabilities are clipped at EPS before the logarithm: one model's certainty cannot veto the other
+    pa, pb = np.clip(pa, EPS, 1), np.clip(pb, EPS, 1)
     expected = softmax(0.75 * np.log(pa) + 0.25 * np.log(pb), model.temperature)
     np.testing.assert_allclose(model.predict_proba(texts), expected, atol=1e-6)
     assert model.card["calibration"]["rows"] == len(HELD_OUT) + 6 and 0.05 <= model.temperature <= 20
@@ -117,7 +119,11 @@ def test_bad_ensembles_say_what_is_wrong(members, model_dir, tmp_path: Path):
     with pytest.raises(ModelError, match="gives no sentence vectors"):
         tfidf_only.predict_detailed_with_vectors(["x"])
     with pytest.raises(ModelError, match="not the models' labels"):
-        build_ensemble([tfidf.version], [1], [(["x"], ["angry"])])
+        build_ensemble([transformer.version, tfidf.version], [1, 1], [(["x"], ["angry"])])
+    with pytest.raises(ModelError, match="two or more members"):
+        build_ensemble([tfidf.version], [1], [])
+    with pytest.raises(ModelError, match="or labelled data to choose them on"):
+        build_ensemble([transformer.version, tfidf.version], None, [])
     path = tmp_path / "gone"
     EnsembleSentimentModel([tfidf], [1], name="gone", version="gone-1").save_pretrained(path)
     config = json.loads((path / "config.json").read_text())
@@ -125,3 +131,60 @@ def test_bad_ensembles_say_what_is_wrong(members, model_dir, tmp_path: Path):
     (path / "config.json").write_text(json.dumps(config))
     with pytest.raises(ModelError, match="member 'tfidf-tiny-000000000000-deleted' cannot be loaded"):
         SentimentModel.from_pretrained(path)
+
+
+def test_weights_chosen_on_labels_are_the_best_on_the_grid(members, model_dir):
+    _, transformer, tfidf = members
+    data = [([t for t, _ in HELD_OUT] + TEXTS, [lab for _, lab in HELD_OUT] + LABELS)]
+    model = build_ensemble([transformer.version, tfidf.version], None, data, step=0.25)
+    search = model.card["selection_search"]
+    assert [r["weights"] for r in search] == [[1.0, 0.0], [0.75, 0.25], [0.5, 0.5], [0.25, 0.75], [0.0, 1.0]]
+    best = max(r["macro_f1"] for r in search)
+    assert list(model.weights) == next(r["weights"] for r in search if r["macro_f1"] == best)
+    from models.evaluate import evaluate
+
+    assert round(evaluate(model, *data[0])["macro_f1"], 4) == best  # what it was chosen for
+
+
+def test_train_cli_builds_an_ensemble_from_reviewed_labels(members, model_dir, tmp_path: Path):
+    from typer.testing import CliRunner
+
+    from suara.cli import app
+
+    _, transformer, tfidf = members
+    labels = tmp_path / "mine.jsonl"  # what `suara review labels --task sentiment` writes
+    labels.write_text(
+        "".join(
+            json.dumps({"id": f"item-{i}", "text": t, "sentiment": lab}) + "\n"
+            for i, (t, lab) in enumerate(HELD_OUT)
+        ),
+        encoding="utf-8",
+    )
+    runner = CliRunner()
+
+    def train(*args):
+        return runner.invoke(app, ["train", "sentiment", "--kind", "ensemble", *map(str, args)])
+
+    out = train(
+        "--member", transformer.version, "--member", tfidf.version, "--valid", labels, "--name", "mine"
+    )
+    assert out.exit_code == 0, out.output
+    path = Path(out.stdout.strip().splitlines()[-1])
+    assert path.parent == model_dir / "mine" and (path / "README.md").is_file()
+    config = json.loads((path / "config.json").read_text())
+    assert abs(sum(m["weight"] for m in config["members"]) - 1) < 1e-6 and "mine.jsonl" in config["selection"]
+    assert config["metrics"]["mine"]["n"] == len(HELD_OUT)
+    loaded = SentimentModel.from_pretrained("mine", model_dir=model_dir)
+    assert loaded.version == config["version"] and loaded.predict(["x"])[0] in loaded.labels
+    given = train(
+        "--member", transformer.version, "--member", tfidf.version, "--weight", 0.7, "--weight", 0.3
+    )
+    assert given.exit_code == 0, given.output
+    config = json.loads((Path(given.stdout.strip().splitlines()[-1]) / "config.json").read_text())
+    assert [m["weight"] for m in config["members"]] == [0.7, 0.3]
+    bad = train("--member", transformer.version, "--member", tfidf.version)
+    assert bad.exit_code == 2 and "--weight per member, or --valid" in bad.output
+    bad = train("--member", transformer.version, "--weight", 1)
+    assert bad.exit_code == 2 and "two or more --member" in bad.output
+    bad = runner.invoke(app, ["train", "sentiment", "--member", tfidf.version])
+    assert bad.exit_code == 2 and "apply to --kind ensemble" in bad.output
