@@ -27,7 +27,7 @@ from bench._markers import write_between  # noqa: E402
 from bench.eval_sentiment import eval_sets  # noqa: E402
 from models import registry  # noqa: E402
 from models.data import load_labelled  # noqa: E402
-from models.ensemble import build_ensemble  # noqa: E402
+from models.ensemble import blend, build_ensemble  # noqa: E402
 from models.evaluate import score  # noqa: E402
 from models.sentiment import SentimentModel  # noqa: E402
 
@@ -114,8 +114,7 @@ def main() -> None:
         table = {}
         for w in WEIGHTS:
             for n, (_, gold) in sets.items():
-                logits = (1 - w) * np.log(np.clip(own[n], 1e-7, 1)) + w * np.log(np.clip(fast_p[n], 1e-7, 1))
-                pred = [labels[i] for i in logits.argmax(1)]
+                pred = [labels[i] for i in blend([1 - w, w], [own[n], fast_p[n]]).argmax(1)]
                 scores[runtime, w, n] = score(gold, pred, labels)
                 table[w, n] = 100 * scores[runtime, w, n]["macro_f1"]
         chosen = max(WEIGHTS, key=lambda w: (round(table[w, VALID], 1), -w))

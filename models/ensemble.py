@@ -34,6 +34,15 @@ REVIEW_THRESHOLD = 0.6
 _CARD_KEYS = ("created_at", "metrics", "selection", "selection_search", "calibration")
 
 
+def blend(weights: Sequence[float], probas: Sequence[np.ndarray]) -> np.ndarray:
+    """The weighted sum of the log-probabilities (clipped at ``EPS``, so one model's certainty cannot veto the
+    others): an ensemble's uncalibrated logits, for ``weights`` that sum to 1."""
+    out = np.zeros_like(np.asarray(probas[0], dtype=np.float64))
+    for w, p in zip(weights, probas, strict=True):
+        out += w * np.log(np.clip(np.asarray(p, dtype=np.float64), EPS, 1.0))
+    return out
+
+
 class EnsembleSentimentModel(SentimentModel):
     kind = "ensemble"
 
@@ -68,10 +77,7 @@ class EnsembleSentimentModel(SentimentModel):
     # -- prediction ---------------------------------------------------------------------------------------------
     def blend(self, probas: Sequence[np.ndarray]) -> np.ndarray:
         """The members' probabilities (one array per member, in member order) as the ensemble's logits."""
-        out = np.zeros_like(np.asarray(probas[0], dtype=np.float64))
-        for w, p in zip(self.weights, probas, strict=True):
-            out += w * np.log(np.clip(np.asarray(p, dtype=np.float64), EPS, 1.0))
-        return out
+        return blend(self.weights, probas)
 
     def logits(self, texts: Sequence[str]) -> np.ndarray:
         """Uncalibrated logits, one row per text (what temperature fitting needs)."""
@@ -264,8 +270,9 @@ def _choose_weights(
         w = [c / n for c in combo]
         f1s = []
         for (_, gold), p in zip(calib, probas, strict=True):
-            blended = sum(wi * np.log(np.clip(pi, EPS, 1.0)) for wi, pi in zip(w, p, strict=True))
-            f1s.append(score(list(gold), [labels[i] for i in np.argmax(blended, axis=1)], labels)["macro_f1"])
+            f1s.append(
+                score(list(gold), [labels[i] for i in np.argmax(blend(w, p), axis=1)], labels)["macro_f1"]
+            )
         searched.append({"weights": w, "macro_f1": round(float(np.mean(f1s)), 4)})
     best = max(searched, key=lambda r: r["macro_f1"])  # max keeps the first of equals
     return best["weights"], searched

@@ -95,12 +95,10 @@ def save_labels(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> LabelWri
     for chunk in _chunks(list(latest.items())):
         keys = sorted({(item_id, task) for (item_id, task, _), _ in chunk})
         reviews = _reviews_of(conn, keys)
-        have = {}
-        for part in _chunks(keys):
-            stmt = select(labels.c.item_id, labels.c.task, labels.c.label).where(
-                tuple_(labels.c.item_id, labels.c.task).in_(list(part))
-            )
-            have.update({(r.item_id, r.task): r.label for r in conn.execute(stmt)})
+        stmt = select(labels.c.item_id, labels.c.task, labels.c.label).where(  # keys: at most one chunk
+            tuple_(labels.c.item_id, labels.c.task).in_(keys)
+        )
+        have = {(r.item_id, r.task): r.label for r in conn.execute(stmt)}
         fresh: list[dict[str, Any]] = []
         touched: set[tuple[int, str]] = set()
         next_id = 1 + max((v.id for rs in reviews.values() for v in rs), default=0)
@@ -379,6 +377,8 @@ def disputed_queue(
         for r in conn.execute(_scoped(stmt, start, end, sources).order_by(items.c.id)):
             votes = split[r.id]
             out.append({**r._mapping, "reviews": " | ".join(f"{who}: {votes[who]}" for who in sorted(votes))})
+        if len(out) >= limit:  # chunks come in id order: the rest are newer
+            break
     return out[:limit]
 
 

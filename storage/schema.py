@@ -212,7 +212,8 @@ campaign_members = Table(
 
 
 # -- human labels (the review loop) ------------------------------------------------------------------------------
-# What a person said an item's sentiment or topics are: one row per (item, task), the latest review wins.
+# What a person said an item's sentiment or topics are: one row per (item, task), the label that counts, decided
+# from ``label_reviews`` below (with one reviewer, their latest review).
 # ``label`` is written like a prediction's (a sentiment label; topic ids joined with ";"); ``source`` names the
 # review file it came from. Training can add these to its data; ``suara review stats`` scores models on them.
 labels = Table(
