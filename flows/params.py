@@ -69,7 +69,9 @@ class ClassifyParams(StoreParams, ShardParams):
 
 
 class ReclassifyParams(StoreParams, ShardParams):
-    model: str = Field(description="the new model: name, version or path, e.g. sentiment-tfidf")
+    model: str = Field(
+        description="the new sentiment or topic model: name, version or path, e.g. sentiment-tfidf, topics-e5"
+    )
     since: date | None = Field(default=None, description="first day of items to relabel (local time)")
     until: date | None = Field(default=None, description="last day of items to relabel, included")
     sources: list[str] | None = Field(default=None, description="only these sources, e.g. ['x', 'zendesk']")

@@ -5,7 +5,8 @@
 
 A real run writes predictions under the new version beside the old ones (nothing is overwritten) and resumes
 where a crashed or cancelled run stopped; a dry run computes the same diff in memory and writes nothing.
-``activate`` makes the new version current only after a run that left no item in scope without it.
+``activate`` makes the new version current only after a run that left no item in scope without it. The model
+is a sentiment model (``sentiment-e5-tfidf+onnx-int8`` names its runtime too) or a topic model.
 """
 
 from __future__ import annotations
@@ -34,7 +35,12 @@ def reclassify(params: ReclassifyParams) -> dict[str, object]:
     if plan.dry_run:
         result = _dry_run(params, plan)
     else:
-        run_params = {"model": plan.new_version, "previous": plan.old_version, "scope": scope.describe()}
+        run_params = {
+            "task": plan.task,
+            "model": plan.new_version,
+            "previous": plan.old_version,
+            "scope": scope.describe(),
+        }
         with jobs.recorded_run(tasks.engine(url), "reclassify", run_params) as counts:
             predicted = _chunks(params, plan, counts)
             result = tasks.finish_reclassify(url, plan, predicted, params.activate, params.examples)
@@ -73,7 +79,7 @@ def _dry_run(params: ReclassifyParams, plan: jobs.ReclassifyPlan) -> jobs.Reclas
             tasks.dry_reclassify_chunk(url, plan.model_path, plan.scope, plan.old_version, first, last, n)
             for first, last in plan.chunks
         ]
-    diff = jobs.ReclassifyDiff(plan.old_version, plan.new_version, n)
+    diff = jobs.ReclassifyDiff(plan.old_version, plan.new_version, n, plan.task)
     for part in parts:
         diff.merge(part)
     return jobs.ReclassifyResult(plan, diff, 0, complete=True)

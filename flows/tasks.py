@@ -129,7 +129,7 @@ def classify_topics(
 
 # -- reclassify -------------------------------------------------------------------------------------------------
 def _model(model_path: str):
-    return jobs.load_model(model_path, str(get_settings().model_dir))  # once per worker process
+    return jobs.load_reclassifier(model_path, str(get_settings().model_dir))  # once per worker process
 
 
 @task(cache_policy=NO_CACHE)

@@ -34,6 +34,7 @@ class SentimentModel(ABC):
     """Base class: ``from_pretrained`` picks the implementation from the directory's ``config.json``."""
 
     kind: ClassVar[str]
+    task: ClassVar[str] = TASK  # what its stored predictions are filed under
     _kinds: ClassVar[dict[str, type[SentimentModel]]] = {}
 
     def __init__(self, *, labels: Sequence[str], name: str, version: str, card: dict[str, Any] | None = None):

@@ -189,6 +189,7 @@ class TopicModel:
     """One-vs-rest logistic regression over [embedding, keyword hits], blended with the keyword evidence."""
 
     kind = "topics-linear"
+    task = TASK  # what its stored predictions are filed under
 
     def __init__(
         self,

@@ -720,7 +720,13 @@ def serve(
 @app.command()
 @friendly
 def reclassify(
-    model: Annotated[str, typer.Option(help="the new model: name, version or directory")],
+    model: Annotated[
+        str,
+        typer.Option(
+            help="the new sentiment or topic model: name, version or directory (a sentiment transformer may "
+            "name its runtime: NAME+onnx-int8)"
+        ),
+    ],
     since: Annotated[str | None, typer.Option(help="first day included, YYYY-MM-DD")] = None,
     until: Annotated[str | None, typer.Option(help="last day included, YYYY-MM-DD")] = None,
     source: Annotated[
@@ -730,7 +736,7 @@ def reclassify(
     activate: Annotated[bool, typer.Option(help="make the new version current after a complete run")] = False,
     batch_size: Annotated[int, typer.Option(min=1)] = 1000,
 ) -> None:
-    """Relabel stored items with a new model version (resumable); prints the diff as Markdown."""
+    """Relabel stored items with a new sentiment or topic model version (resumable); prints the diff."""
     from suara import jobs
 
     scope = jobs.reclassify_scope(since, until, source)

@@ -28,7 +28,7 @@ from collectors.xlsx import XlsxCollector
 from digest.build import DigestData, Period, ReviewCheck, build_digest, history_start
 from models import registry
 from models.sentiment import Prediction, SentimentModel
-from models.topics import sentiment_pass
+from models.topics import sentiment_pass, split_topics, topic_prediction_rows
 from storage import db, queries
 from storage import labels as review_store
 from storage import reclassify as rq
@@ -213,7 +213,6 @@ def classify_ids(
     and items with two or more topics that praise one and blame another get a sentiment per topic
     (``models.aspects``), all stored in the same transaction. Returns (sentiment rows, topic rows)."""
     from models.aspects import aspect_rows
-    from models.topics import topic_prediction_rows
 
     with engine.begin() as conn:
         items = queries.item_texts(conn, ids)
@@ -551,9 +550,11 @@ def latest_local_day(engine: Engine, tz: str) -> date | None:
 # -- reclassify -------------------------------------------------------------------------------------------------
 # A new model version relabels stored items without touching the old version's predictions. The plan splits the
 # items in scope into id ranges; each range is one chunk (one task, one transaction). What is already stored
-# under the new version is the progress marker, so a rerun after a crash or cancel does only the rest.
+# under the new version is the progress marker, so a rerun after a crash or cancel does only the rest. The model
+# is a sentiment model or a topic model; its task says which predictions it adds and which version it replaces.
 NO_LABEL = "—"  # the old version never classified this item
 _LABEL_ORDER = ("negative", "neutral", "positive")
+TOPICS = "topics"
 
 
 @dataclass
@@ -564,35 +565,64 @@ class ReclassifyDiff:
     ...            "confidence": 0.91, "topics": "aplikasi_sistem"}])
     >>> diff.matrix[("neutral", "negative")], diff.relabelled
     (1, 1)
+
+    For a topic model (``task="topics"``) the labels are topic lists ("a;b"): the matrix is of main topics
+    (the first), an item is re-labelled when its set of topics changes, and ``volumes`` counts the items that
+    have each topic before and after.
     """
 
     old_version: str | None
     new_version: str
     max_examples: int = 5
+    task: str = "sentiment"
     compared: int = 0
     relabelled: int = 0
     unlabelled_before: int = 0
     with_topics: int = 0
     matrix: Counter[tuple[str, str]] = field(default_factory=Counter)
+    changes: Counter[tuple[str, str]] = field(default_factory=Counter)  # old → new label of re-labelled items
     topics_old: Counter[tuple[str, str]] = field(default_factory=Counter)
     topics_new: Counter[tuple[str, str]] = field(default_factory=Counter)
+    volumes_old: Counter[str] = field(default_factory=Counter)
+    volumes_new: Counter[str] = field(default_factory=Counter)
     examples: dict[tuple[str, str], list[tuple[float, int, str]]] = field(default_factory=dict)
 
     def add(self, rows: Iterable[Mapping[str, Any]]) -> None:
         for r in rows:
+            if self.task == TOPICS:
+                self._add_topics(r)
+                continue
             old, new = r["old_label"], r["new_label"]
             self.compared += 1
             self.matrix[(old or NO_LABEL, new)] += 1
             if old is None:
                 self.unlabelled_before += 1
             elif old != new:
-                self.relabelled += 1
-                self._keep_example((old, new), float(r.get("confidence") or 0.0), int(r["id"]), r["text"])
+                self._changed(old, new, r)
             if r.get("topics") is not None:
                 self.with_topics += 1
                 for topic in filter(None, str(r["topics"]).split(";")):
                     self.topics_old[(topic, old or NO_LABEL)] += 1
                     self.topics_new[(topic, new)] += 1
+
+    def _add_topics(self, r: Mapping[str, Any]) -> None:
+        old, new = r["old_label"], r["new_label"] or ""
+        old_topics, new_topics = split_topics(old), split_topics(new)
+        self.compared += 1
+        self.matrix[
+            (old_topics[0] if old_topics else NO_LABEL, new_topics[0] if new_topics else NO_LABEL)
+        ] += 1
+        self.volumes_old.update(old_topics)
+        self.volumes_new.update(new_topics)
+        if old is None:
+            self.unlabelled_before += 1
+        elif set(old_topics) != set(new_topics):
+            self._changed(old, new, r)
+
+    def _changed(self, old: str, new: str, r: Mapping[str, Any]) -> None:
+        self.relabelled += 1
+        self.changes[(old, new)] += 1
+        self._keep_example((old, new), float(r.get("confidence") or 0.0), int(r["id"]), r["text"])
 
     def _keep_example(self, pair: tuple[str, str], confidence: float, item_id: int, text: str) -> None:
         kept = self.examples.setdefault(pair, [])
@@ -605,9 +635,15 @@ class ReclassifyDiff:
         self.relabelled += other.relabelled
         self.unlabelled_before += other.unlabelled_before
         self.with_topics += other.with_topics
-        self.matrix.update(other.matrix)
-        self.topics_old.update(other.topics_old)
-        self.topics_new.update(other.topics_new)
+        for mine, theirs in (
+            (self.matrix, other.matrix),
+            (self.changes, other.changes),
+            (self.topics_old, other.topics_old),
+            (self.topics_new, other.topics_new),
+            (self.volumes_old, other.volumes_old),
+            (self.volumes_new, other.volumes_new),
+        ):
+            mine.update(theirs)
         for pair, kept in other.examples.items():
             for example in kept:
                 self._keep_example(pair, *example)
@@ -639,14 +675,27 @@ class ReclassifyDiff:
         moves.sort(key=lambda m: (-m["moved"], m["topic"]))
         return [m for m in moves if m["moved"]][:top]
 
+    def volumes(self) -> list[dict[str, Any]]:
+        """Per topic, the items that have it before and after (a topic model's diff), largest change first."""
+        rows = [
+            {"topic": t, "before": self.volumes_old[t], "after": self.volumes_new[t]}
+            for t in set(self.volumes_old) | set(self.volumes_new)
+        ]
+        return sorted(rows, key=lambda v: (-abs(v["after"] - v["before"]), -v["after"], v["topic"]))
+
     def as_dict(self) -> dict[str, Any]:
-        return {
+        found = {
+            "task": self.task,
             "old_version": self.old_version,
             "new_version": self.new_version,
             "compared": self.compared,
             "relabelled": self.relabelled,
             "unlabelled_before": self.unlabelled_before,
             "matrix": {f"{o} -> {n}": c for (o, n), c in sorted(self.matrix.items())},
+        }
+        if self.task == TOPICS:
+            return found | {"volumes": {v["topic"]: [v["before"], v["after"]] for v in self.volumes()}}
+        return found | {
             "topic_moves": [
                 {**m, "by_label": {k: list(v) for k, v in m["by_label"].items()}} for m in self.topic_moves()
             ],
@@ -654,22 +703,24 @@ class ReclassifyDiff:
 
     def markdown(self, *, scope: str = "", dry_run: bool = False, note: str = "") -> str:
         """The diff artifact: counts, the old → new matrix, the topics that move most, examples."""
+        topics = self.task == TOPICS
         share = f" ({100 * self.relabelled / self.compared:.1f}%)" if self.compared else ""
         lines = [
-            f"# Reclassification {'(dry run: nothing written)' if dry_run else ''}".rstrip(),
+            f"# Reclassification{' of topics' if topics else ''} {'(dry run: nothing written)' if dry_run else ''}".rstrip(),
             "",
             f"`{self.old_version or 'none'}` → `{self.new_version}`" + (f" · {scope}" if scope else ""),
             "",
             "| | items |",
             "|---|---|",
             f"| compared | {self.compared:,} |",
-            f"| re-labelled | {self.relabelled:,}{share} |",
+            f"| {'topics changed' if topics else 're-labelled'} | {self.relabelled:,}{share} |",
             f"| not classified by the old version | {self.unlabelled_before:,} |",
         ]
         if note:
             lines += ["", note]
         rows, cols = self.labels()
-        lines += ["", "## Label changes (rows: old, columns: new)", ""]
+        title = "Main topic changes (the first topic" if topics else "Label changes ("
+        lines += ["", f"## {title}{'; ' if topics else ''}rows: old, columns: new)", ""]
         if self.matrix:
             lines += [
                 "| old \\ new | " + " | ".join(cols) + " |",
@@ -678,21 +729,9 @@ class ReclassifyDiff:
             ]
         else:
             lines.append("No items in scope.")
-        lines += ["", "## Topics whose volume moves most", ""]
-        moves = self.topic_moves()
-        if not self.with_topics:
-            lines.append(
-                "No topic predictions in scope yet (no active topic model): topic moves are not shown."
-            )
-        elif not moves:
-            lines.append("No topic's sentiment volumes move.")
-        else:
-            lines += ["| topic | items | moved | per label (old → new) |", "|---|---|---|---|"]
-            for m in moves:
-                per = ", ".join(f"{lab} {o} → {n}" for lab, (o, n) in sorted(m["by_label"].items()) if o != n)
-                lines.append(f"| {m['topic']} | {m['items']:,} | {m['moved']:,} | {per} |")
+        lines += self._topics_markdown() if topics else self._moves_markdown()
         lines += ["", "## Examples (masked text from the store)", ""]
-        pairs = sorted(self.examples, key=lambda p: (-self.matrix[p], p))  # the commonest change first
+        pairs = sorted(self.examples, key=lambda p: (-self.changes[p], p))  # the commonest change first
         picked = [
             (p, self.examples[p][i])
             for i in range(self.max_examples)
@@ -707,6 +746,34 @@ class ReclassifyDiff:
                 lines.append(f"| {item_id} | {old} → {new} | {conf:.2f} | {_cell(text)} |")
         return "\n".join(lines) + "\n"
 
+    def _moves_markdown(self) -> list[str]:
+        lines = ["", "## Topics whose volume moves most", ""]
+        moves = self.topic_moves()
+        if not self.with_topics:
+            lines.append(
+                "No topic predictions in scope yet (no active topic model): topic moves are not shown."
+            )
+        elif not moves:
+            lines.append("No topic's sentiment volumes move.")
+        else:
+            lines += ["| topic | items | moved | per label (old → new) |", "|---|---|---|---|"]
+            for m in moves:
+                per = ", ".join(f"{lab} {o} → {n}" for lab, (o, n) in sorted(m["by_label"].items()) if o != n)
+                lines.append(f"| {m['topic']} | {m['items']:,} | {m['moved']:,} | {per} |")
+        return lines
+
+    def _topics_markdown(self) -> list[str]:
+        lines = ["", "## Items per topic (an item counts once for each of its topics)", ""]
+        volumes = self.volumes()
+        if not volumes:
+            return [*lines, "No topics in scope."]
+        lines += ["| topic | before | after | change |", "|---|---|---|---|"]
+        for v in volumes:
+            before, after = v["before"], v["after"]
+            pct = f" ({100 * (after - before) / before:+.0f}%)" if before else ""
+            lines.append(f"| {v['topic']} | {before:,} | {after:,} | {after - before:+,}{pct} |")
+        return lines
+
 
 def _cell(text: str, width: int = 160) -> str:
     flat = " ".join(text.split()).replace("|", "\\|")
@@ -715,7 +782,8 @@ def _cell(text: str, width: int = 160) -> str:
 
 @dataclass(frozen=True)
 class ReclassifyPlan:
-    """What a reclassification will do: the model directory, the version it replaces, the chunks left."""
+    """What a reclassification will do: the model directory (and runtime), the version it replaces, the chunks
+    left. ``task``: the model's, "sentiment" or "topics"."""
 
     model_path: str
     new_version: str
@@ -725,6 +793,21 @@ class ReclassifyPlan:
     done_before: int
     chunks: list[tuple[int, int]]
     dry_run: bool = False
+    task: str = "sentiment"
+
+
+def load_reclassifier(model_path: str, model_dir: str | None) -> SentimentModel | TopicModel:
+    """The model a plan names: a sentiment model (with its runtime suffix, if any) or a topic model; loaded
+    once per process."""
+    from models.sentiment import split_runtime
+
+    path, runtime = split_runtime(model_path)
+    task = registry.ModelInfo.read(Path(path)).task
+    if task == TOPICS:
+        if runtime:
+            raise InputError(f"+{runtime} is a runtime for sentiment transformers, not for a topic model")
+        return load_topic_model(path, model_dir)
+    return load_model(model_path, model_dir)
 
 
 def plan_reclassify(
@@ -737,29 +820,51 @@ def plan_reclassify(
     settings: Settings | None = None,
 ) -> ReclassifyPlan:
     """Resolve the model (a name resolves once, here, so a model trained mid-run changes nothing) and split
-    the items in scope into chunks: every item for a dry run, only those without the new version otherwise."""
+    the items in scope into chunks: every item for a dry run, only those without the new version otherwise.
+
+    ``model_ref``: a sentiment model (``name+onnx-int8`` runs it on that runtime) or a topic model."""
+    from models.sentiment import split_runtime
+
     settings = settings or get_settings()
     scope = scope or Scope()
-    path = str(registry.resolve(model_ref, settings.model_dir))
-    model = load_model(path, str(settings.model_dir))
+    name, runtime = split_runtime(model_ref)
+    path = str(registry.resolve(name, settings.model_dir)) + (f"+{runtime}" if runtime else "")
+    model = load_reclassifier(path, str(settings.model_dir))
+    task = model.task
     with engine.begin() as conn:
         rq.refresh_statistics(conn)
     with engine.connect() as conn:
-        old = db.get_active_model(conn, "sentiment")
+        old = db.get_active_model(conn, task)
         in_scope = rq.count_in_scope(conn, scope)
-        pending_for = None if dry_run else ("sentiment", model.version)
+        pending_for = None if dry_run else (task, model.version)
         chunks = rq.id_ranges(conn, scope, batch_size, pending_for=pending_for)
         pending = in_scope if dry_run else rq.count_in_scope(conn, scope, pending_for=pending_for)
-    return ReclassifyPlan(path, model.version, old, scope, in_scope, in_scope - pending, chunks, dry_run)
+    return ReclassifyPlan(
+        path, model.version, old, scope, in_scope, in_scope - pending, chunks, dry_run, task
+    )
+
+
+def prediction_rows(
+    model: SentimentModel | TopicModel, items: Sequence[tuple[int, str]]
+) -> list[dict[str, Any]]:
+    """Prediction rows of either kind of model for (item id, text) pairs."""
+    if model.task == TOPICS:
+        return topic_prediction_rows(model, items)  # type: ignore[arg-type]
+    return predict_rows(model, items)  # type: ignore[arg-type]
 
 
 def reclassify_chunk(
-    engine: Engine, model: SentimentModel, scope: Scope, first: int, last: int, run_id: int | None = None
+    engine: Engine,
+    model: SentimentModel | TopicModel,
+    scope: Scope,
+    first: int,
+    last: int,
+    run_id: int | None = None,
 ) -> int:
     """Predict the items of one chunk still without ``model``'s version and store them (one transaction)."""
     with engine.begin() as conn:
-        todo = rq.pending_texts(conn, scope, "sentiment", model.version, first, last)
-        rows = predict_rows(model, todo)
+        todo = rq.pending_texts(conn, scope, model.task, model.version, first, last)
+        rows = prediction_rows(model, todo)
         for r in rows:
             r["run_id"] = run_id
         return db.save_predictions(conn, rows)
@@ -767,7 +872,7 @@ def reclassify_chunk(
 
 def dry_reclassify_chunk(
     engine: Engine,
-    model: SentimentModel,
+    model: SentimentModel | TopicModel,
     scope: Scope,
     old_version: str | None,
     first: int,
@@ -776,29 +881,34 @@ def dry_reclassify_chunk(
 ) -> ReclassifyDiff:
     """What one chunk would change, computed in memory; nothing is written."""
     with engine.connect() as conn:
-        rows = rq.scope_rows(conn, scope, "sentiment", old_version, first, last)
-    preds = model.predict_detailed([r["text"] for r in rows])
-    for r, p in zip(rows, preds, strict=True):
-        r.update(new_label=p.label, confidence=p.confidence)
-    diff = ReclassifyDiff(old_version, model.version, max_examples)
+        rows = rq.scope_rows(conn, scope, model.task, old_version, first, last)
+    new = prediction_rows(model, [(r["id"], r["text"]) for r in rows])
+    for r, p in zip(rows, new, strict=True):
+        r.update(new_label=p["label"], confidence=p["confidence"])
+    diff = ReclassifyDiff(old_version, model.version, max_examples, model.task)
     diff.add(rows)
     return diff
 
 
 def reclassify_diff(
-    engine: Engine, scope: Scope, old_version: str | None, new_version: str, max_examples: int = 5
+    engine: Engine,
+    scope: Scope,
+    old_version: str | None,
+    new_version: str,
+    max_examples: int = 5,
+    task: str = "sentiment",
 ) -> ReclassifyDiff:
     """The diff of what is stored: every item in scope that has the new version, against the old one."""
-    diff = ReclassifyDiff(old_version, new_version, max_examples)
+    diff = ReclassifyDiff(old_version, new_version, max_examples, task)
     with engine.connect() as conn:
-        diff.add(rq.label_pairs(conn, scope, "sentiment", old_version, new_version))
+        diff.add(rq.label_pairs(conn, scope, task, old_version, new_version))
     return diff
 
 
-def pending_in_scope(engine: Engine, scope: Scope, version: str) -> int:
+def pending_in_scope(engine: Engine, scope: Scope, version: str, task: str = "sentiment") -> int:
     with engine.begin() as conn:
         rq.refresh_statistics(conn)  # the run has just written many rows of this version
-        return rq.count_in_scope(conn, scope, pending_for=("sentiment", version))
+        return rq.count_in_scope(conn, scope, pending_for=(task, version))
 
 
 def activate_model(engine: Engine, version: str, task: str = "sentiment") -> None:
@@ -824,9 +934,15 @@ class ReclassifyResult:
             lines.append("Not complete: run it again to continue where it stopped.")
         if self.activated:
             lines.append(
-                f"`{p.new_version}` is now the active sentiment model; items outside this scope get its "
+                f"`{p.new_version}` is now the active {p.task} model; items outside this scope get its "
                 "predictions on the next classify run."
             )
+            if p.task == TOPICS and p.old_version != p.new_version:
+                lines.append(
+                    "Until their items are classified again, the digest gives each topic of a mixed post "
+                    "(praise and complaint) the post's own sentiment: per-topic sentiment was stored for "
+                    "the old topic model."
+                )
         return " ".join(lines)
 
     def markdown(self) -> str:
@@ -837,6 +953,7 @@ class ReclassifyResult:
     def as_dict(self) -> dict[str, Any]:
         p = self.plan
         return {
+            "task": p.task,
             "model_version": p.new_version,
             "previous_version": p.old_version,
             "dry_run": p.dry_run,
@@ -846,7 +963,11 @@ class ReclassifyResult:
             "chunks": len(p.chunks),
             "complete": self.complete,
             "activated": self.activated,
-            **{k: v for k, v in self.diff.as_dict().items() if k not in ("old_version", "new_version")},
+            **{
+                k: v
+                for k, v in self.diff.as_dict().items()
+                if k not in ("old_version", "new_version", "task")
+            },
         }
 
 
@@ -854,11 +975,11 @@ def finish_reclassify(
     engine: Engine, plan: ReclassifyPlan, predicted: int, *, activate: bool = False, max_examples: int = 5
 ) -> ReclassifyResult:
     """After the chunks of a real run: check that nothing in scope is left, activate if asked, build the diff."""
-    complete = pending_in_scope(engine, plan.scope, plan.new_version) == 0
+    complete = pending_in_scope(engine, plan.scope, plan.new_version, plan.task) == 0
     activated = activate and complete
     if activated:
-        activate_model(engine, plan.new_version)
-    diff = reclassify_diff(engine, plan.scope, plan.old_version, plan.new_version, max_examples)
+        activate_model(engine, plan.new_version, plan.task)
+    diff = reclassify_diff(engine, plan.scope, plan.old_version, plan.new_version, max_examples, plan.task)
     return ReclassifyResult(plan, diff, predicted, complete, activated)
 
 
@@ -876,16 +997,17 @@ def reclassify(
 ) -> ReclassifyResult:
     """Relabel the items in scope with ``model_ref`` under its own version, chunk by chunk, resumable.
 
-    ``dry_run`` writes nothing and reports what would change; ``activate`` makes the new version current,
-    only once every item in scope has it. ``on_chunk(done_chunks, predicted)`` follows progress.
+    ``model_ref``: a sentiment model or a topic model (its task says which predictions it adds). ``dry_run``
+    writes nothing and reports what would change; ``activate`` makes the new version current, only once every
+    item in scope has it. ``on_chunk(done_chunks, predicted)`` follows progress.
     """
     settings = settings or get_settings()
     plan = plan_reclassify(
         engine, model_ref, scope, batch_size=batch_size, dry_run=dry_run, settings=settings
     )
-    model = load_model(plan.model_path, str(settings.model_dir))
+    model = load_reclassifier(plan.model_path, str(settings.model_dir))
     if dry_run:
-        diff = ReclassifyDiff(plan.old_version, plan.new_version, max_examples)
+        diff = ReclassifyDiff(plan.old_version, plan.new_version, max_examples, plan.task)
         for i, (first, last) in enumerate(plan.chunks, 1):
             diff.merge(
                 dry_reclassify_chunk(engine, model, plan.scope, plan.old_version, first, last, max_examples)
@@ -893,7 +1015,12 @@ def reclassify(
             if on_chunk:
                 on_chunk(i, diff.compared)
         return ReclassifyResult(plan, diff, 0, complete=True)
-    params = {"model": plan.new_version, "previous": plan.old_version, "scope": plan.scope.describe()}
+    params = {
+        "task": plan.task,
+        "model": plan.new_version,
+        "previous": plan.old_version,
+        "scope": plan.scope.describe(),
+    }
     with recorded_run(engine, "reclassify", params) as counts:
         predicted = 0
         for i, (first, last) in enumerate(plan.chunks, 1):

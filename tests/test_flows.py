@@ -369,6 +369,34 @@ def test_reclassify_flow_dry_run_writes_nothing_and_publishes_what_would_change(
     assert any("(dry run: nothing written)" in (a.data or "") for a in artifacts("reclassify-diff"))
 
 
+def test_reclassify_flow_takes_a_topic_model_and_activates_it_for_topics_only(prefect_api, tmp_path):
+    from flows.params import ReclassifyParams
+    from flows.reclassify import reclassify
+    from models.topics import TopicModel
+
+    url, old = sample_store(tmp_path)
+    with get_engine(url).connect() as conn:
+        old_topics = db.get_active_model(conn, "topics")
+    new = TopicModel.from_pretrained("topics-e5").version
+    assert old_topics and old_topics != new
+    dry = reclassify(ReclassifyParams(model="topics-e5", database_url=url, batch_size=200, dry_run=True))
+    assert (dry["task"], dry["previous_version"], dry["compared"], dry["chunks"]) == (
+        "topics",
+        old_topics,
+        432,
+        3,
+    )
+    assert count(url, schema.predictions, schema.predictions.c.model_version == new) == 0
+    result = reclassify(ReclassifyParams(model="topics-e5", database_url=url, batch_size=200, activate=True))
+    assert (result["predicted"], result["activated"], result["relabelled"]) == (432, True, dry["relabelled"])
+    assert result["volumes"] == dry["volumes"]
+    with get_engine(url).connect() as conn:
+        assert db.get_active_model(conn, "topics") == new
+    assert active(url) == old  # the sentiment model in use stays
+    diffs = [a.data or "" for a in artifacts("reclassify-diff")]
+    assert any(f"`{old_topics}` → `{new}`" in d and "## Items per topic" in d for d in diffs)
+
+
 # -- Dask shards ------------------------------------------------------------------------------------------------
 def test_classify_and_reclassify_shards_run_on_a_local_dask_cluster_of_two_workers(
     prefect_api, tmp_path, new_model

@@ -258,3 +258,133 @@ def test_postgres_statistics_are_refreshed_for_the_planner(db_url, new_model):
             )
         ).scalar_one()
     assert analysed is not None
+
+
+# -- a topic model ----------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def new_topic_model(tmp_path_factory) -> str:
+    """A small real topic model (frozen e5, like the released topics-e5) trained on 80 sample items."""
+    from models.topics import TopicArgs, train_topics
+
+    root = tmp_path_factory.mktemp("topic_models")
+    labelled = root / "labels.jsonl"
+    labelled.write_text(
+        "".join(
+            json.dumps({"text": r["text"], "topics": r["gold"]["topics"]}) + "\n"
+            for r in SAMPLE[:80]
+            if r["gold"]["topics"]
+        ),
+        encoding="utf-8",
+    )
+    path = train_topics(None, [labelled], out_root=root, args=TopicArgs(cv_folds=2), name="topics-tiny")
+    return str(path)
+
+
+def topics_of(engine, version: str) -> dict[int, str]:
+    p = schema.predictions
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(p.c.item_id, p.c.label).where(p.c.task == "topics", p.c.model_version == version)
+        )
+        return dict(rows.all())
+
+
+@pytest.mark.slow  # about 18 s: the e5 encoder over the sample four times
+def test_a_topic_model_reclassifies_topics_with_a_dry_run_a_resumed_run_and_activation(
+    engine, new_topic_model
+):
+    from models.topics import TopicModel
+
+    sentiment_version = loaded(engine)
+    old = jobs.classify_pending(engine, topics_ref="topics-e5").topics_model_version
+    with engine.connect() as conn:
+        assert db.get_active_model(conn, "topics") == old
+    old_topics = topics_of(engine, old)
+    before = snapshot(engine)
+
+    dry = jobs.reclassify(engine, new_topic_model, dry_run=True, batch_size=100)
+    assert snapshot(engine) == before
+    assert (dry.plan.task, dry.plan.old_version, dry.plan.in_scope) == ("topics", old, 432)
+    # What it reports, computed here without the diff code.
+    with engine.connect() as conn:
+        stored = dict(conn.execute(select(schema.items.c.id, schema.items.c.text)).all())
+    ids = sorted(stored)
+    new = TopicModel.from_pretrained(new_topic_model).predict([stored[i] for i in ids])
+    main = Counter((old_topics[i].split(";")[0], topics[0]) for i, topics in zip(ids, new, strict=True))
+    assert dict(dry.diff.matrix) == dict(main)
+    changed = sum(set(old_topics[i].split(";")) != set(t) for i, t in zip(ids, new, strict=True))
+    assert dry.diff.relabelled == changed > 20
+    volumes = {v["topic"]: (v["before"], v["after"]) for v in dry.diff.volumes()}
+    every = {t for i in ids for t in old_topics[i].split(";")} | {t for ts in new for t in ts}
+    assert volumes == {
+        t: (sum(t in old_topics[i].split(";") for i in ids), sum(t in ts for ts in new)) for t in every
+    }
+    md = dry.markdown()
+    assert "# Reclassification of topics (dry run" in md and "## Items per topic" in md
+    assert f"| topics changed | {changed:,}" in md and "## Label changes" not in md
+
+    def crash_after_second_chunk(chunk: int, predicted: int) -> None:
+        if chunk == 2:
+            raise RuntimeError("worker lost")
+
+    with pytest.raises(RuntimeError, match="worker lost"):
+        jobs.reclassify(
+            engine, new_topic_model, batch_size=100, activate=True, on_chunk=crash_after_second_chunk
+        )
+    version = dry.plan.new_version
+    assert len(topics_of(engine, version)) == 200
+    again = jobs.reclassify(engine, new_topic_model, batch_size=100, activate=True)
+    assert (again.plan.done_before, again.predicted, again.complete, again.activated) == (
+        200,
+        232,
+        True,
+        True,
+    )
+    assert dict(again.diff.matrix) == dict(main) and again.diff.relabelled == changed
+    assert topics_of(engine, version) == {i: ";".join(t) for i, t in zip(ids, new, strict=True)}
+    assert topics_of(engine, old) == old_topics  # the old version is untouched
+    with engine.connect() as conn:
+        assert db.get_active_model(conn, "topics") == version
+        assert db.get_active_model(conn, "sentiment") == sentiment_version  # the other task is left alone
+    assert "is now the active topics model" in again.note() and "post's own sentiment" in again.note()
+    assert (
+        again.as_dict()["task"] == "topics" and sum(v[1] for v in again.as_dict()["volumes"].values()) > 432
+    )
+
+    with pytest.raises(InputError, match=r"\+onnx-int8 is a runtime for sentiment transformers"):
+        jobs.reclassify(engine, new_topic_model + "+onnx-int8", dry_run=True)
+
+
+def test_diff_of_topics_built_in_parts_equals_the_diff_built_at_once():
+    names = ("akun", "bayar", "aplikasi", "lainnya")
+
+    def topic_rows(n: int) -> list[dict]:
+        return [
+            {
+                "id": i,
+                "text": f"teks {i}",
+                "old_label": None if i % 13 == 0 else ";".join(names[: 1 + i % 3]),
+                "new_label": ";".join(names[(i // 2) % 4 : (i // 2) % 4 + 1 + i % 2]),
+                "confidence": (i % 10) / 10,
+            }
+            for i in range(n)
+        ]
+
+    whole = jobs.ReclassifyDiff("t1", "t2", max_examples=3, task="topics")
+    whole.add(topic_rows(300))
+    merged = jobs.ReclassifyDiff("t1", "t2", max_examples=3, task="topics")
+    for start in (0, 100, 200):
+        part = jobs.ReclassifyDiff("t1", "t2", max_examples=3, task="topics")
+        part.add(topic_rows(300)[start : start + 100])
+        merged.merge(part)
+    assert merged == whole and whole.compared == 300
+    assert whole.unlabelled_before == len(range(0, 300, 13))
+    assert whole.matrix[("—", "akun")] + whole.matrix[("—", "bayar")] > 0  # no old topics: a row of its own
+    # Same topics in another order is not a change.
+    same = jobs.ReclassifyDiff("t1", "t2", task="topics")
+    same.add([{"id": 1, "text": "x", "old_label": "akun;bayar", "new_label": "bayar;akun", "confidence": 1}])
+    assert same.relabelled == 0 and same.matrix[("akun", "bayar")] == 1
+    assert same.volumes() == [
+        {"topic": "akun", "before": 1, "after": 1},
+        {"topic": "bayar", "before": 1, "after": 1},
+    ]

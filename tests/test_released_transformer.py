@@ -109,3 +109,20 @@ def test_the_released_ensemble_averages_the_released_models_and_shares_the_topic
     # not worse than its transformer alone where the product lives (the recorded dev-set figures)
     for runtime in ("", "+onnx-int8"):
         assert config["metrics"][f"Topic dev set (public services){runtime}"]["macro_f1"] >= 0.79
+
+
+def test_reclassify_runs_the_default_model_on_the_runtime_it_names(engine):
+    from datetime import date
+
+    from suara import jobs
+
+    jobs.collect_file(engine, jobs.SAMPLE_FILE)
+    jobs.classify_pending(engine, topics=False)  # the fast tier (tests' default) is the old version
+    scope = jobs.reclassify_scope("2026-11-14", "2026-11-15")
+    result = jobs.reclassify(engine, "sentiment-e5-tfidf+onnx-int8", scope, activate=True)
+    ensemble = registry.ModelInfo.read(registry.resolve("sentiment-e5-tfidf"))
+    assert result.plan.new_version == f"{ensemble.version}+onnx-int8"
+    assert result.plan.model_path.endswith("+onnx-int8") and result.complete and result.activated
+    assert 0 < result.predicted == result.plan.in_scope < 432
+    assert sum(result.diff.matrix.values()) == result.predicted
+    assert date(2026, 11, 14).isoformat() in result.markdown()
