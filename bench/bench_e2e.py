@@ -9,8 +9,9 @@ called directly (``suara.jobs``) and as Prefect flows against a local Prefect se
 - Prefect overhead = (flow time − direct time) / flow time, stage by stage, same data, same store kind;
 - linearity: the 100k/10k time ratio of each stage (10.0 = linear);
 - reclassify: a second TF-IDF model (trained here in a second) relabels every item; items/s;
-- tiers: "fast" classifies with the released TF-IDF model; "transformer" with the released transformer on ONNX
-  Runtime int8 (``--transformer``, default the newest released one ``+onnx-int8``), for the runs named in
+- tiers: "fast" classifies with the released TF-IDF model; "transformer" with the product's default model
+  (``--transformer``, default ``suara.config.Settings().sentiment_model``: the released ensemble of the transformer
+  and the TF-IDF model, ``sentiment-e5-tfidf+onnx-int8``; any ``name+runtime``), for the runs named in
   ``--transformer-runs`` (10k on PostgreSQL by default: it is ~10× slower per item). The transformer tier classifies
   as the product does by default: sentiment and topics (``topics-e5-shared``, which reads the sentiment model's
   vectors) from one encoder pass. The fast tier classifies sentiment only (topics would need an e5 encoder pass:
@@ -357,10 +358,15 @@ def transformer_label(results: dict) -> str:
 
 
 def default_transformer() -> str | None:
+    """The product's default sentiment model (what ``suara classify`` uses on a new store), if it is a
+    transformer or an ensemble with one; None when the default is the fast tier itself."""
     from models import registry
+    from models.sentiment import split_runtime
+    from suara.config import Settings
 
-    found = [i for i in registry.available(None) if i.kind == "transformer" and i.task == "sentiment"]
-    return f"{found[0].name}+onnx-int8" if found else None
+    ref = Settings(_env_file=None).sentiment_model
+    kind = registry.ModelInfo.read(registry.resolve(split_runtime(ref)[0])).kind
+    return ref if kind in ("transformer", "ensemble") else None
 
 
 def main() -> None:

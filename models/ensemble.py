@@ -1,7 +1,7 @@
 """A weighted ensemble of sentiment models: the weighted geometric mean of their calibrated probabilities,
 calibrated again with one temperature.
 
->>> model = build_ensemble(["sentiment-e5-lora-…", "sentiment-tfidf-…"], [0.6, 0.4], calib_texts, calib_labels)
+>>> model = build_ensemble(["sentiment-e5-lora-…", "sentiment-tfidf-…"], [0.6, 0.4], [(texts, labels)])
 >>> model.save_pretrained("models/released/sentiment-e5-tfidf/" + model.version)
 >>> SentimentModel.from_pretrained("sentiment-e5-tfidf+onnx-int8")   # its transformer member on ONNX int8
 
@@ -73,6 +73,8 @@ class EnsembleSentimentModel(SentimentModel):
         self.weights = w / w.sum()
         self.temperature = float(temperature)
         self.review_threshold = float(review_threshold)
+        # ``build_ensemble``: its scores on each labelled set it was calibrated on (from the members' one pass)
+        self.calib_scores: list[dict[str, Any]] = []
 
     # -- prediction ---------------------------------------------------------------------------------------------
     def blend(self, probas: Sequence[np.ndarray]) -> np.ndarray:
@@ -210,7 +212,8 @@ def build_ensemble(
 ) -> EnsembleSentimentModel:
     """The ensemble of the models ``refs`` (found among the released ones and in ``model_dir``, by default the
     settings'; a ``+runtime`` suffix loads a transformer on it) with ``weights``; its temperature is fitted on
-    the (texts, labels) sets ``calib``, each counting equally however many rows it has.
+    the (texts, labels) sets ``calib``, each counting equally however many rows it has; its scores on each of
+    them are kept in ``calib_scores`` (the members run once over them).
 
     ``weights=None`` chooses them on ``calib`` too: every combination on a grid of ``step`` (weights summing to
     1), the best mean macro-F1 over the sets, ties to the weights listed first; the card keeps the search."""
@@ -243,7 +246,15 @@ def build_ensemble(
         card=card,
     )
     if calib:
-        logits = np.vstack([model.blend(p) for p in probas])
+        from models.evaluate import score
+
+        per_set = [model.blend(p) for p in probas]
+        # Temperature does not move the argmax: these are the calibrated model's labels too.
+        model.calib_scores = [
+            score(list(gold), [labels[i] for i in np.argmax(lg, axis=1)], labels)
+            for lg, (_, gold) in zip(per_set, calib, strict=True)
+        ]
+        logits = np.vstack(per_set)
         y = [labels.index(lab) for _, gold in calib for lab in gold]
         w = np.concatenate([np.full(len(gold), 1.0 / len(gold)) for _, gold in calib])
         model.temperature = fit_temperature(logits, y, w)

@@ -336,7 +336,6 @@ def _train_ensemble(
     """``suara train sentiment --kind ensemble``: members averaged, weights given or chosen on ``valid``."""
     from models.data import load_labelled
     from models.ensemble import build_ensemble
-    from models.evaluate import evaluate as run_eval
 
     if len(members) < 2:
         raise InputError("an ensemble needs two or more --member models")
@@ -359,8 +358,8 @@ def _train_ensemble(
         else f"weights chosen on {', '.join(f.name for f in valid)} (best mean macro-F1 on a 0.1 grid)"
     )
     model.card["metrics"] = {
-        f.stem: {k: v for k, v in run_eval(model, *data).items() if k in ("n", "accuracy", "macro_f1")}
-        for f, data in zip(valid, calib, strict=True)
+        f.stem: {k: v for k, v in scores.items() if k in ("n", "accuracy", "macro_f1")}
+        for f, scores in zip(valid, model.calib_scores, strict=True)
     }
     path = model.save_pretrained(out / model.name / model.version)
     typer.echo(

@@ -144,6 +144,9 @@ def test_weights_chosen_on_labels_are_the_best_on_the_grid(members, model_dir):
     from models.evaluate import evaluate
 
     assert round(evaluate(model, *data[0])["macro_f1"], 4) == best  # what it was chosen for
+    assert model.calib_scores[0] == {
+        k: v for k, v in evaluate(model, *data[0]).items() if k != "model_version"
+    }
 
 
 def test_train_cli_builds_an_ensemble_from_reviewed_labels(members, model_dir, tmp_path: Path):
@@ -176,6 +179,10 @@ def test_train_cli_builds_an_ensemble_from_reviewed_labels(members, model_dir, t
     assert config["metrics"]["mine"]["n"] == len(HELD_OUT)
     loaded = SentimentModel.from_pretrained("mine", model_dir=model_dir)
     assert loaded.version == config["version"] and loaded.predict(["x"])[0] in loaded.labels
+    from models.evaluate import evaluate
+
+    scored = evaluate(loaded, [t for t, _ in HELD_OUT], [lab for _, lab in HELD_OUT])
+    assert config["metrics"]["mine"]["macro_f1"] == scored["macro_f1"]  # the card's scores are the model's
     given = train(
         "--member", transformer.version, "--member", tfidf.version, "--weight", 0.7, "--weight", 0.3
     )
