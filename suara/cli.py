@@ -64,6 +64,11 @@ class Lang(StrEnum):
     en = "en"
 
 
+class Task(StrEnum):
+    sentiment = "sentiment"
+    topics = "topics"
+
+
 class Kind(StrEnum):
     tfidf = "tfidf"
     transformer = "transformer"
@@ -208,18 +213,58 @@ def predict(
 @friendly
 def evaluate(
     data: Annotated[
-        Path, typer.Option(help="SmSA-style TSV, CSV with text,label, or JSONL with text,sentiment")
+        Path,
+        typer.Option(
+            help="sentiment: SmSA-style TSV, CSV with text,label, or JSONL with text,sentiment; topics: JSONL "
+            "with text,topics or CSV with text,topics (ids separated by ';')"
+        ),
     ],
-    model: Annotated[str | None, typer.Option(help="model name, version or directory")] = None,
+    model: Annotated[
+        str | None, typer.Option(help="model name, version or directory (sentiment or topics)")
+    ] = None,
+    task: Annotated[
+        Task | None, typer.Option(help="without --model: score the default model of this task")
+    ] = None,
 ) -> None:
-    """Print accuracy, macro-F1, per-class F1 and the confusion matrix as JSON."""
+    """Print the scores of a model on labelled data as JSON: for sentiment accuracy, macro-F1, per-class F1 and
+    the confusion matrix; for topics micro- and macro-F1 and F1 per topic."""
     from models.data import load_labelled
     from models.evaluate import evaluate as run_eval
 
-    texts, labels = load_labelled(data)
-    result = run_eval(_model(model), texts, labels)
+    model_task = _task_of(model) if model else (task or Task.sentiment).value
+    if task is not None and task.value != model_task:
+        raise InputError(f"--model {model} is a {model_task} model, not a {task.value} one")
+    if model_task == Task.topics.value:
+        from models.topics import load_topic_labels, topic_scores
+
+        settings = get_settings()
+        topic_model = _load_topics(model or settings.topics_model)
+        gold = load_topic_labels(data, topic_model.taxonomy)
+        pred = topic_model.predict(gold.texts)
+        result = {
+            "task": "topics",
+            **topic_scores(gold.topics, pred, topic_model.taxonomy.ids),
+            "model_version": topic_model.version,
+        }
+    else:
+        texts, labels = load_labelled(data)
+        result = {"task": "sentiment", **run_eval(_model(model), texts, labels)}
     result["data"] = str(data)
     typer.echo(json.dumps(result, indent=2))
+
+
+def _task_of(ref: str) -> str:
+    """The task of a model reference (a runtime suffix allowed), from its ``config.json``."""
+    from models import registry
+    from models.sentiment import split_runtime
+
+    return registry.ModelInfo.read(registry.resolve(split_runtime(ref)[0], get_settings().model_dir)).task
+
+
+def _load_topics(ref: str):
+    from suara import jobs
+
+    return jobs.load_topic_model(ref, str(get_settings().model_dir))
 
 
 # -- train ------------------------------------------------------------------------------------------------------
@@ -746,11 +791,6 @@ def reclassify(
 
 
 # -- review -----------------------------------------------------------------------------------------------------
-class Task(StrEnum):
-    sentiment = "sentiment"
-    topics = "topics"
-
-
 @review_app.command("export")
 @friendly
 def review_export(

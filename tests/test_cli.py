@@ -103,6 +103,38 @@ def test_evaluate_prints_the_promised_json(tmp_path):
     assert sum(map(sum, report["confusion_matrix"]["matrix"])) == 3
 
 
+@pytest.mark.slow  # about 10 s: the default topic model loads the sentiment transformer's encoder
+def test_evaluate_scores_a_topic_model_on_topic_labels(tmp_path):
+    from models.topics import TopicModel, topic_scores
+
+    rows = [
+        ("otp gk masuk2 min, udah 3x daftar", ["akun_verifikasi"]),
+        ("insentif blm cair padahal udh selesai pelatihan", ["pembayaran_dana"]),
+        ("aplikasi force close terus pas upload sertifikat", ["aplikasi_sistem"]),
+        ("cs nya ga bales2 udah seminggu", ["layanan_pelanggan"]),
+        ("syarat daftar gelombang berikutnya apa aja ya?", ["informasi_kebijakan"]),
+        ("awas penipuan, ada akun palsu minta kode otp", ["penipuan_keamanan", "akun_verifikasi"]),
+    ]
+    data = tmp_path / "topics.jsonl"
+    data.write_text("".join(json.dumps({"text": t, "topics": g}) + "\n" for t, g in rows), encoding="utf-8")
+    result = invoke("evaluate", "--data", data, "--model", "topics-e5")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    model = TopicModel.from_pretrained("topics-e5")
+    expected = topic_scores([g for _, g in rows], model.predict([t for t, _ in rows]), model.taxonomy.ids)
+    assert report == {"task": "topics", **expected, "model_version": model.version, "data": str(data)}
+    assert report["n"] == 6 and report["support"]["akun_verifikasi"] == 2
+
+    by_task = json.loads(invoke("evaluate", "--data", data, "--task", "topics").output)  # the default model
+    assert by_task["task"] == "topics" and by_task["model_version"].startswith("topics-e5-shared-")
+    wrong = invoke("evaluate", "--data", data, "--model", "sentiment-tfidf", "--task", "topics")
+    assert wrong.exit_code == 2 and "is a sentiment model, not a topics one" in wrong.output
+    unknown = tmp_path / "bad.jsonl"
+    unknown.write_text(json.dumps({"text": "halo", "topics": ["cuaca"]}) + "\n", encoding="utf-8")
+    bad = invoke("evaluate", "--data", unknown, "--model", "topics-e5")
+    assert bad.exit_code == 2 and "cuaca" in bad.output
+
+
 def test_evaluate_released_baseline_on_smsa_test(shared_data):
     result = invoke("evaluate", "--data", shared_data / "sentiment" / "smsa" / "test.tsv")
     report = json.loads(result.output)
