@@ -68,6 +68,11 @@ class SentimentModel(ABC):
     @classmethod
     def _implementation(cls, path: Path, config: dict[str, Any]) -> type[SentimentModel]:
         kind = config.get("kind")
+        if config.get("task", TASK) != TASK:
+            raise ModelError(
+                f"{config.get('version', path)} is a {config['task']} model, not a sentiment model"
+                + (" (pass it as the topic model: --topics-model)" if config["task"] == "topics" else "")
+            )
         impl = SentimentModel._kinds.get(kind)
         if impl is None:
             _import_known_kinds(kind if kind in _KIND_MODULES else None)

@@ -88,11 +88,10 @@ def _model(ref: str | None):
     return jobs.load_model(ref or settings.sentiment_model, str(settings.model_dir))
 
 
-def _topic_model():
-    from models.topics import TopicModel
+def _load_topics(ref: str):
+    from suara import jobs
 
-    settings = get_settings()
-    return TopicModel.from_pretrained(settings.topics_model, model_dir=settings.model_dir)
+    return jobs.load_topic_model(ref, str(get_settings().model_dir))
 
 
 # -- predict ----------------------------------------------------------------------------------------------------
@@ -151,15 +150,22 @@ def predict(
             help="fill the topics column (from the sentiment pass when the topic model reads its vectors)"
         ),
     ] = True,
+    topics_model: Annotated[
+        str | None,
+        typer.Option(help="the topic model: name, version or directory; default SUARA_TOPICS_MODEL"),
+    ] = None,
 ) -> None:
-    """Add sentiment, sentiment_confidence, topics and model_version to every row of a CSV."""
+    """Add sentiment, sentiment_confidence, topics and the model versions to every row of a CSV."""
     from models.text import mask_pii as mask
     from models.topics import sentiment_pass, topics_column
 
+    if topics_model and not topics:
+        raise InputError("--topics-model needs topics; drop --no-topics")
     m = _model(model)
-    tm = _topic_model() if topics else None
+    tm = _load_topics(topics_model or get_settings().topics_model) if topics else None
+    topics_version = tm.version if tm else ""
     header, rows = _read_csv_rows(input, text_column)
-    extra = ["sentiment", "sentiment_confidence", "topics", "model_version", "error"]
+    extra = ["sentiment", "sentiment_confidence", "topics", "model_version", "topics_model_version", "error"]
     out_header = header + [c for c in extra if c not in header]
     n_ok, bad = 0, []
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -180,6 +186,7 @@ def predict(
                     sentiment_confidence=f"{p.confidence:.4f}",
                     topics=t,
                     model_version=m.version,
+                    topics_model_version=topics_version,
                     error="",
                 )
                 if mask_pii:
@@ -192,7 +199,12 @@ def predict(
                 flush()
                 bad.append(f"line {line}: {problem}")
                 row.update(
-                    sentiment="", sentiment_confidence="", topics="", model_version=m.version, error=problem
+                    sentiment="",
+                    sentiment_confidence="",
+                    topics="",
+                    model_version=m.version,
+                    topics_model_version=topics_version,
+                    error=problem,
                 )
                 writer.writerow(row)
                 continue
@@ -201,7 +213,10 @@ def predict(
             if len(chunk) >= PREDICT_CHUNK:
                 flush()
         flush()
-    typer.echo(f"wrote {output}: {n_ok} rows classified with {m.version}, {len(bad)} bad rows", err=True)
+    with_topics = f" and {topics_version}" if topics_version else ""
+    typer.echo(
+        f"wrote {output}: {n_ok} rows classified with {m.version}{with_topics}, {len(bad)} bad rows", err=True
+    )
     for b in bad[:20]:
         typer.echo(f"  bad row {b}", err=True)
     if len(bad) > 20:
@@ -259,12 +274,6 @@ def _task_of(ref: str) -> str:
     from models.sentiment import split_runtime
 
     return registry.ModelInfo.read(registry.resolve(split_runtime(ref)[0], get_settings().model_dir)).task
-
-
-def _load_topics(ref: str):
-    from suara import jobs
-
-    return jobs.load_topic_model(ref, str(get_settings().model_dir))
 
 
 # -- train ------------------------------------------------------------------------------------------------------

@@ -53,6 +53,34 @@ def test_predict_writes_every_row_and_reports_bad_ones(tmp_path):
     assert rows[1]["sentiment"] == "" and rows[2]["body"] == "caf\\xe9 rusak"
     assert "2 rows classified" in result.output and "2 bad rows" in result.output
     assert "3273011290010003" in rows[3]["body"]  # the user's own file is passed through unless asked
+    from models.topics import TopicModel
+
+    default_topics = TopicModel.from_pretrained("topics-e5-shared").version
+    assert all(r["topics_model_version"] == default_topics for r in rows)
+
+
+def test_predict_takes_another_topic_model_and_names_a_model_of_the_wrong_task(tmp_path):
+    from models.topics import TopicModel
+
+    src = tmp_path / "in.csv"
+    src.write_text("text\notp gk masuk2 min\ninsentif blm cair\n", encoding="utf-8")
+    out = tmp_path / "out.csv"
+    result = invoke("predict", src, "--output", out, "--topics-model", "topics-e5")
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    model = TopicModel.from_pretrained("topics-e5")
+    assert [r["topics"] for r in rows] == [";".join(t) for t in model.predict([r["text"] for r in rows])]
+    assert {r["topics_model_version"] for r in rows} == {model.version} and model.version in result.output
+    wrong = invoke("predict", src, "--output", out, "--model", "topics-e5")
+    assert wrong.exit_code == 2
+    assert (
+        "is a topics model, not a sentiment model (pass it as the topic model: --topics-model)"
+        in wrong.output
+    )
+    wrong = invoke("predict", src, "--output", out, "--topics-model", "sentiment-tfidf")
+    assert wrong.exit_code == 2 and "is a sentiment model, not a topic model" in wrong.output
+    both = invoke("predict", src, "--output", out, "--topics-model", "topics-e5", "--no-topics")
+    assert both.exit_code == 2 and "--topics-model needs topics" in both.output
 
 
 def test_predict_can_mask_pii(tmp_path):
