@@ -706,7 +706,10 @@ class ReclassifyDiff:
         topics = self.task == TOPICS
         share = f" ({100 * self.relabelled / self.compared:.1f}%)" if self.compared else ""
         lines = [
-            f"# Reclassification{' of topics' if topics else ''} {'(dry run: nothing written)' if dry_run else ''}".rstrip(),
+            " ".join(
+                ["# Reclassification" + (" of topics" if topics else "")]
+                + (["(dry run: nothing written)"] if dry_run else [])
+            ),
             "",
             f"`{self.old_version or 'none'}` → `{self.new_version}`" + (f" · {scope}" if scope else ""),
             "",
@@ -719,8 +722,8 @@ class ReclassifyDiff:
         if note:
             lines += ["", note]
         rows, cols = self.labels()
-        title = "Main topic changes (the first topic" if topics else "Label changes ("
-        lines += ["", f"## {title}{'; ' if topics else ''}rows: old, columns: new)", ""]
+        title = "Main topic changes (the first topic; " if topics else "Label changes ("
+        lines += ["", f"## {title}rows: old, columns: new)", ""]
         if self.matrix:
             lines += [
                 "| old \\ new | " + " | ".join(cols) + " |",
