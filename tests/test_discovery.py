@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -201,6 +202,14 @@ def _weekly(engine):
     return out
 
 
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory) -> Path:
+    """One cache (the ONNX export, the e5 encoder, embeddings) for this module's sample tests, apart from the
+    user's: computed once, not once per test (about 75 s each). Its entries are content-addressed, so sharing
+    them changes no result."""
+    return tmp_path_factory.mktemp("suara-cache")
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "sentiment",  # discovery clusters negative and neutral items: the planted issue must not hang on one model
@@ -210,7 +219,9 @@ def _weekly(engine):
         "sentiment-e5-tfidf+onnx-int8",  # the product's default
     ],
 )
-def test_sample_new_certificate_issue_found_in_its_week_with_stable_ids(tmp_path, monkeypatch, sentiment):
+def test_sample_new_certificate_issue_found_in_its_week_with_stable_ids(
+    tmp_path, monkeypatch, cache_dir, sentiment
+):
     from sqlalchemy import select
 
     from storage.schema import items
@@ -219,7 +230,7 @@ def test_sample_new_certificate_issue_found_in_its_week_with_stable_ids(tmp_path
     from suara.sample.check_sample import is_cert_issue
 
     monkeypatch.setenv("SUARA_OFFICIAL_HANDLES", "@KartuCakap_ID")
-    monkeypatch.setenv("SUARA_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("SUARA_CACHE_DIR", str(cache_dir))
     monkeypatch.setenv("SUARA_SENTIMENT_MODEL", sentiment)
     get_settings.cache_clear()
     engine = _sample_store(f"sqlite:///{tmp_path / 'a.db'}")
@@ -248,13 +259,13 @@ def test_sample_new_certificate_issue_found_in_its_week_with_stable_ids(tmp_path
 
 
 @pytest.mark.slow
-def test_discover_and_report_on_the_campaign_week(tmp_path, monkeypatch):
+def test_discover_and_report_on_the_campaign_week(tmp_path, monkeypatch, cache_dir):
     """What `suara discover --date 2026-11-08` prints: clusters of the week and the copy-paste campaign."""
     from models.discovery import discover_and_report
     from suara.config import get_settings
 
     monkeypatch.setenv("SUARA_OFFICIAL_HANDLES", "@KartuCakap_ID")
-    monkeypatch.setenv("SUARA_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("SUARA_CACHE_DIR", str(cache_dir))
     get_settings.cache_clear()
     engine = _sample_store(f"sqlite:///{tmp_path / 's.db'}")
     lines = discover_and_report(engine, last_day=date(2026, 11, 8))
@@ -266,14 +277,14 @@ def test_discover_and_report_on_the_campaign_week(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_weekly_digest_shows_the_new_certificate_cluster(tmp_path, monkeypatch):
+def test_weekly_digest_shows_the_new_certificate_cluster(tmp_path, monkeypatch, cache_dir):
     """discover → digest: the week of 2026-10-26's digest lists the planted issue under "new and rising"."""
     from digest.build import Period
     from suara import jobs
     from suara.config import get_settings
 
     monkeypatch.setenv("SUARA_OFFICIAL_HANDLES", "@KartuCakap_ID")
-    monkeypatch.setenv("SUARA_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("SUARA_CACHE_DIR", str(cache_dir))
     get_settings.cache_clear()
     engine = _sample_store(f"sqlite:///{tmp_path / 'a.db'}")
     _weekly(engine)
