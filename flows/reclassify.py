@@ -65,7 +65,9 @@ def _chunks(params: ReclassifyParams, plan: jobs.ReclassifyPlan, counts: dict) -
         return predicted
     predicted = 0
     for i, (first, last) in enumerate(plan.chunks, 1):
-        predicted += tasks.reclassify_chunk(url, plan.model_path, plan.scope, first, last, run_id)
+        predicted += tasks.reclassify_chunk(
+            url, plan.model_path, plan.scope, first, last, run_id, plan.partner
+        )
         counts.update(predicted=predicted, chunks=i)
     return predicted
 
@@ -94,6 +96,7 @@ def reclassify_shards(database_url: str | None, plan: jobs.ReclassifyPlan, run_i
         [first for first, _ in plan.chunks],
         [last for _, last in plan.chunks],
         unmapped(run_id),
+        unmapped(plan.partner),
     )
     return sum(f.result() for f in futures)
 

@@ -141,9 +141,24 @@ def plan_reclassify(
 
 @task(cache_policy=NO_CACHE)
 def reclassify_chunk(
-    database_url: str | None, model_path: str, scope: Scope, first: int, last: int, run_id: int | None
+    database_url: str | None,
+    model_path: str,
+    scope: Scope,
+    first: int,
+    last: int,
+    run_id: int | None,
+    partner: str | None = None,
 ) -> int:
-    return jobs.reclassify_chunk(engine(database_url), _model(model_path), scope, first, last, run_id)
+    return jobs.reclassify_chunk(
+        engine(database_url),
+        _model(model_path),
+        scope,
+        first,
+        last,
+        run_id,
+        partner,
+        str(get_settings().model_dir),
+    )
 
 
 @task(cache_policy=NO_CACHE)

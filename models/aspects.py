@@ -59,6 +59,12 @@ def split_clauses(text: str, *, min_words: int = 2) -> list[str]:
     return parts if len(parts) >= 2 else [text.strip()]
 
 
+def may_split(text: str, topics: Sequence[str]) -> bool:
+    """Whether a post is a candidate for per-topic sentiment: two or more topics and a contrast word (a post
+    without one rarely judges two things apart, so the clause pass skips it)."""
+    return len(topics) >= 2 and bool(_HAS_CONTRAST.search(text))
+
+
 def aspect_version(topic_version: str, sentiment_version: str) -> str:
     """What an aspect prediction is stored under: both models it comes from."""
     return f"{topic_version}@{sentiment_version}"
@@ -80,8 +86,8 @@ def aspect_sentiments(
     clauses: list[str] = []
     owner: list[int] = []
     for i, (text, item_topics) in enumerate(zip(texts, topics, strict=True)):
-        if len(item_topics) < 2 or not _HAS_CONTRAST.search(text):
-            continue  # a post without a contrast word rarely judges two things apart; skip its clause pass
+        if not may_split(text, item_topics):
+            continue
         parts = split_clauses(text)
         if len(parts) >= 2:
             clauses += parts

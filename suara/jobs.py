@@ -797,6 +797,9 @@ class ReclassifyPlan:
     chunks: list[tuple[int, int]]
     dry_run: bool = False
     task: str = "sentiment"
+    # The other task's active version when planned: where its posts mix praise and complaint, the new version's
+    # per-topic sentiment (``models.aspects``) is stored for the pair, as classification does.
+    partner: str | None = None
 
 
 def load_reclassifier(model_path: str, model_dir: str | None) -> SentimentModel | TopicModel:
@@ -838,12 +841,13 @@ def plan_reclassify(
         rq.refresh_statistics(conn)
     with engine.connect() as conn:
         old = db.get_active_model(conn, task)
+        partner = db.get_active_model(conn, "sentiment" if task == TOPICS else TOPICS)
         in_scope = rq.count_in_scope(conn, scope)
         pending_for = None if dry_run else (task, model.version)
         chunks = rq.id_ranges(conn, scope, batch_size, pending_for=pending_for)
         pending = in_scope if dry_run else rq.count_in_scope(conn, scope, pending_for=pending_for)
     return ReclassifyPlan(
-        path, model.version, old, scope, in_scope, in_scope - pending, chunks, dry_run, task
+        path, model.version, old, scope, in_scope, in_scope - pending, chunks, dry_run, task, partner
     )
 
 
@@ -863,14 +867,47 @@ def reclassify_chunk(
     first: int,
     last: int,
     run_id: int | None = None,
+    partner: str | None = None,
+    model_dir: str | None = None,
 ) -> int:
-    """Predict the items of one chunk still without ``model``'s version and store them (one transaction)."""
+    """Predict the items of one chunk still without ``model``'s version and store them (one transaction).
+
+    ``partner``: the other task's model version in use; posts that mix praise and complaint get their per-topic
+    sentiment for the new pair in the same transaction (the partner is loaded only when the chunk has one)."""
     with engine.begin() as conn:
         todo = rq.pending_texts(conn, scope, model.task, model.version, first, last)
         rows = prediction_rows(model, todo)
+        predicted = len(rows)
+        if partner and todo:
+            rows += _reclassified_aspects(conn, model, partner, todo, rows, model_dir)
         for r in rows:
             r["run_id"] = run_id
-        return db.save_predictions(conn, rows)
+        db.save_predictions(conn, rows)
+        return predicted
+
+
+def _reclassified_aspects(
+    conn: Any,
+    model: SentimentModel | TopicModel,
+    partner: str,
+    items: Sequence[tuple[int, str]],
+    rows: list[dict[str, Any]],
+    model_dir: str | None,
+) -> list[dict[str, Any]]:
+    """``models.aspects`` rows for the new version with the partner's stored predictions of these items."""
+    from models.aspects import aspect_rows, may_split
+
+    other_task = "sentiment" if model.task == TOPICS else TOPICS
+    stored = rq.stored_labels(conn, other_task, partner, [item_id for item_id, _ in items])
+    partner_rows = [{"item_id": i, "label": label} for i, label in stored.items()]
+    topic_rows, sentiment_rows = (rows, partner_rows) if model.task == TOPICS else (partner_rows, rows)
+    topics_of = {r["item_id"]: split_topics(r["label"]) for r in topic_rows}
+    if not any(may_split(text, topics_of.get(item_id, [])) for item_id, text in items):
+        return []  # nothing to split: the partner is not even loaded
+    model_dir = model_dir if model_dir is not None else str(get_settings().model_dir)
+    if model.task == TOPICS:
+        return aspect_rows(load_model(partner, model_dir), model, items, topic_rows, sentiment_rows)
+    return aspect_rows(model, load_topic_model(partner, model_dir), items, topic_rows, sentiment_rows)
 
 
 def dry_reclassify_chunk(
@@ -940,11 +977,11 @@ class ReclassifyResult:
                 f"`{p.new_version}` is now the active {p.task} model; items outside this scope get its "
                 "predictions on the next classify run."
             )
-            if p.task == TOPICS and p.old_version != p.new_version:
+            if p.partner:
                 lines.append(
-                    "Until their items are classified again, the digest gives each topic of a mixed post "
-                    "(praise and complaint) the post's own sentiment: per-topic sentiment was stored for "
-                    "the old topic model."
+                    f"Posts that praise one topic and blame another have their per-topic sentiment stored for "
+                    f"this version with `{p.partner}`; outside the scope the digest gives their topics the "
+                    "post's own sentiment until they are reclassified."
                 )
         return " ".join(lines)
 
@@ -1027,7 +1064,16 @@ def reclassify(
     with recorded_run(engine, "reclassify", params) as counts:
         predicted = 0
         for i, (first, last) in enumerate(plan.chunks, 1):
-            predicted += reclassify_chunk(engine, model, plan.scope, first, last, counts["run_id"])
+            predicted += reclassify_chunk(
+                engine,
+                model,
+                plan.scope,
+                first,
+                last,
+                counts["run_id"],
+                plan.partner,
+                str(settings.model_dir),
+            )
             counts.update(predicted=predicted, chunks=i)
             if on_chunk:
                 on_chunk(i, predicted)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from datetime import date
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -20,6 +21,7 @@ from suara.testing import train_sample_model
 
 SAMPLE = [json.loads(line) for line in jobs.SAMPLE_FILE.read_text(encoding="utf-8").splitlines()]
 TZ = "Asia/Jakarta"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -353,6 +355,70 @@ def test_a_topic_model_reclassifies_topics_with_a_dry_run_a_resumed_run_and_acti
 
     with pytest.raises(InputError, match=r"\+onnx-int8 is a runtime for sentiment transformers"):
         jobs.reclassify(engine, new_topic_model + "+onnx-int8", dry_run=True)
+
+
+def aspects_of(engine, version: str) -> dict[int, str]:
+    p = schema.predictions
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(p.c.item_id, p.c.label).where(p.c.task == "aspects", p.c.model_version == version)
+        )
+        return dict(rows.all())
+
+
+@pytest.mark.slow  # the e5 encoder over the sample, twice
+def test_reclassifying_either_task_stores_per_topic_sentiment_for_the_new_pair(
+    engine, new_model, new_topic_model
+):
+    """Posts that praise one topic and blame another (tests/fixtures/aspects.jsonl, added to the sample) get
+    per-topic sentiment for the new version with the other task's model in use, as classification stores it."""
+    from datetime import UTC, datetime
+
+    from models.aspects import aspect_rows, aspect_version
+    from models.topics import TopicModel
+
+    jobs.collect_file(engine, jobs.SAMPLE_FILE)
+    mixed = (ROOT / "tests" / "fixtures" / "aspects.jsonl").read_text(encoding="utf-8").splitlines()
+    with engine.begin() as conn:
+        db.upsert_items(
+            conn,
+            [
+                {
+                    "source": "x",
+                    "source_id": f"mixed-{n}",
+                    "kind": "post",
+                    "text": json.loads(line)["text"],
+                    "created_at": datetime(2026, 11, 10, tzinfo=UTC),
+                }
+                for n, line in enumerate(mixed)
+            ],
+        )
+        texts = dict(conn.execute(select(schema.items.c.id, schema.items.c.text)).all())
+    items = sorted(texts.items())
+    fast = jobs.classify_pending(engine, topics=False).model_version
+    jobs.classify_pending(engine, topics_ref=new_topic_model)
+
+    def expected(sentiment_version: str, sentiment_ref: str, topics_version: str, topics_ref: str) -> dict:
+        sentiment = predictions_of(engine, sentiment_version)
+        rows = aspect_rows(
+            SentimentModel.from_pretrained(sentiment_ref),
+            TopicModel.from_pretrained(topics_ref),
+            items,
+            [{"item_id": i, "label": label} for i, label in topics_of(engine, topics_version).items()],
+            [{"item_id": i, "label": sentiment[i][0]} for i, _ in items],
+        )
+        return {r["item_id"]: r["label"] for r in rows}
+
+    topics = jobs.reclassify(engine, "topics-e5", batch_size=200, activate=True)  # a topic model …
+    assert topics.plan.partner == fast and topics.activated
+    want = expected(fast, fast, topics.plan.new_version, "topics-e5")
+    assert aspects_of(engine, aspect_version(topics.plan.new_version, fast)) == want and len(want) >= 3
+
+    sentiment = jobs.reclassify(engine, new_model, batch_size=200)  # … then a sentiment model
+    assert sentiment.plan.partner == topics.plan.new_version and sentiment.predicted == len(items)
+    pair = aspect_version(topics.plan.new_version, sentiment.plan.new_version)
+    want = expected(sentiment.plan.new_version, new_model, topics.plan.new_version, "topics-e5")
+    assert aspects_of(engine, pair) == want and len(want) >= 1, want
 
 
 def test_diff_of_topics_built_in_parts_equals_the_diff_built_at_once():
