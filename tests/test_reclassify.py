@@ -282,13 +282,18 @@ def new_topic_model(tmp_path_factory) -> str:
     return str(path)
 
 
-def topics_of(engine, version: str) -> dict[int, str]:
+def labels_of(engine, task: str, version: str) -> dict[int, str]:
+    """{item id: stored label} of one task and version."""
     p = schema.predictions
     with engine.connect() as conn:
         rows = conn.execute(
-            select(p.c.item_id, p.c.label).where(p.c.task == "topics", p.c.model_version == version)
+            select(p.c.item_id, p.c.label).where(p.c.task == task, p.c.model_version == version)
         )
         return dict(rows.all())
+
+
+def topics_of(engine, version: str) -> dict[int, str]:
+    return labels_of(engine, "topics", version)
 
 
 @pytest.mark.slow  # about 18 s: the e5 encoder over the sample four times
@@ -358,12 +363,7 @@ def test_a_topic_model_reclassifies_topics_with_a_dry_run_a_resumed_run_and_acti
 
 
 def aspects_of(engine, version: str) -> dict[int, str]:
-    p = schema.predictions
-    with engine.connect() as conn:
-        rows = conn.execute(
-            select(p.c.item_id, p.c.label).where(p.c.task == "aspects", p.c.model_version == version)
-        )
-        return dict(rows.all())
+    return labels_of(engine, "aspects", version)
 
 
 @pytest.mark.slow  # the e5 encoder over the sample, twice
