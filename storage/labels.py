@@ -193,8 +193,11 @@ def _active_version(task: str):
     return select(active_models.c.model_version).where(active_models.c.task == task).scalar_subquery()
 
 
-def current_predictions(conn: Connection, ids: Sequence[int], task: str) -> dict[int, dict[str, Any]]:
-    """The active model's ``task`` prediction (label, confidence, version) for each of ``ids`` that has one."""
+def current_predictions(
+    conn: Connection, ids: Sequence[int], task: str, version: str | None = None
+) -> dict[int, dict[str, Any]]:
+    """The ``task`` prediction (label, confidence, version) of the active model, or of ``version``, for each of
+    ``ids`` that has one."""
     out: dict[int, dict[str, Any]] = {}
     for chunk in _chunks(sorted(set(ids))):
         stmt = select(
@@ -202,7 +205,7 @@ def current_predictions(conn: Connection, ids: Sequence[int], task: str) -> dict
         ).where(
             predictions.c.item_id.in_(list(chunk)),
             predictions.c.task == task,
-            predictions.c.model_version == _active_version(task),
+            predictions.c.model_version == (version or _active_version(task)),
         )
         for r in conn.execute(stmt):
             out[r.item_id] = {"label": r.label, "confidence": r.confidence, "model_version": r.model_version}

@@ -131,19 +131,6 @@ def pending_texts(
     return [(r.id, r.text) for r in conn.execute(stmt) if r.id not in done]
 
 
-def stored_labels(conn: Connection, task: str, version: str, ids: Sequence[int]) -> dict[int, str]:
-    """{item id: label} of the ``task`` predictions of ``version`` for these items (those that have one)."""
-    p = predictions
-    found: dict[int, str] = {}
-    for start in range(0, len(ids), 1000):
-        chunk = ids[start : start + 1000]
-        stmt = select(p.c.item_id, p.c.label).where(
-            p.c.item_id.in_(chunk), p.c.task == task, p.c.model_version == version
-        )
-        found.update((r.item_id, r.label) for r in conn.execute(stmt))
-    return found
-
-
 def refresh_statistics(conn: Connection) -> None:
     """Let PostgreSQL's planner see the predictions a run has written (autovacuum may be off or behind): the
     whole-scope anti-joins of planning and checking are planned from these counts."""

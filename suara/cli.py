@@ -245,8 +245,9 @@ def evaluate(
     the confusion matrix; for topics micro- and macro-F1 and F1 per topic."""
     from models.data import load_labelled
     from models.evaluate import evaluate as run_eval
+    from suara import jobs
 
-    model_task = _task_of(model) if model else (task or Task.sentiment).value
+    model_task = jobs.model_task(model, get_settings().model_dir) if model else (task or Task.sentiment).value
     if task is not None and task.value != model_task:
         raise InputError(f"--model {model} is a {model_task} model, not a {task.value} one")
     if model_task == Task.topics.value:
@@ -266,14 +267,6 @@ def evaluate(
         result = {"task": "sentiment", **run_eval(_model(model), texts, labels)}
     result["data"] = str(data)
     typer.echo(json.dumps(result, indent=2))
-
-
-def _task_of(ref: str) -> str:
-    """The task of a model reference (a runtime suffix allowed), from its ``config.json``."""
-    from models import registry
-    from models.sentiment import split_runtime
-
-    return registry.ModelInfo.read(registry.resolve(split_runtime(ref)[0], get_settings().model_dir)).task
 
 
 # -- train ------------------------------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from collectors.files import FileCollector, FileMapping
 from collectors.xlsx import XlsxCollector
 from digest.build import DigestData, Period, ReviewCheck, build_digest, history_start
 from models import registry
-from models.sentiment import Prediction, SentimentModel
+from models.sentiment import Prediction, SentimentModel, split_runtime
 from models.topics import sentiment_pass, split_topics, topic_prediction_rows
 from storage import db, queries
 from storage import labels as review_store
@@ -802,14 +802,17 @@ class ReclassifyPlan:
     partner: str | None = None
 
 
+def model_task(ref: str, model_dir: Path | str | None = None) -> str:
+    """The task of a model (name, version or directory; a runtime suffix allowed), from its ``config.json``."""
+    path = registry.resolve(split_runtime(ref)[0], Path(model_dir) if model_dir else None)
+    return registry.ModelInfo.read(path).task
+
+
 def load_reclassifier(model_path: str, model_dir: str | None) -> SentimentModel | TopicModel:
     """The model a plan names: a sentiment model (with its runtime suffix, if any) or a topic model; loaded
     once per process."""
-    from models.sentiment import split_runtime
-
     path, runtime = split_runtime(model_path)
-    task = registry.ModelInfo.read(Path(path)).task
-    if task == TOPICS:
+    if model_task(path) == TOPICS:
         if runtime:
             raise InputError(f"+{runtime} is a runtime for sentiment transformers, not for a topic model")
         return load_topic_model(path, model_dir)
@@ -829,8 +832,6 @@ def plan_reclassify(
     the items in scope into chunks: every item for a dry run, only those without the new version otherwise.
 
     ``model_ref``: a sentiment model (``name+onnx-int8`` runs it on that runtime) or a topic model."""
-    from models.sentiment import split_runtime
-
     settings = settings or get_settings()
     scope = scope or Scope()
     name, runtime = split_runtime(model_ref)
@@ -898,8 +899,8 @@ def _reclassified_aspects(
     from models.aspects import aspect_rows, may_split
 
     other_task = "sentiment" if model.task == TOPICS else TOPICS
-    stored = rq.stored_labels(conn, other_task, partner, [item_id for item_id, _ in items])
-    partner_rows = [{"item_id": i, "label": label} for i, label in stored.items()]
+    stored = review_store.current_predictions(conn, [item_id for item_id, _ in items], other_task, partner)
+    partner_rows = [{"item_id": i, "label": p["label"]} for i, p in stored.items()]
     topic_rows, sentiment_rows = (rows, partner_rows) if model.task == TOPICS else (partner_rows, rows)
     topics_of = {r["item_id"]: split_topics(r["label"]) for r in topic_rows}
     if not any(may_split(text, topics_of.get(item_id, [])) for item_id, text in items):
