@@ -166,9 +166,7 @@ class EnsembleSentimentModel(SentimentModel):
             "libraries": registry.library_versions(),
             **{k: v for k, v in self.card.items() if k in _CARD_KEYS},
         }
-        (path / registry.CONFIG_FILE).write_text(
-            json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-        )
+        registry.write_config(path, config)
         write_ensemble_card(config, path)
         return path
 

@@ -57,6 +57,13 @@ def read_config(path: Path) -> dict[str, Any]:
         raise ModelError(f"{file} is not valid JSON: {exc.msg}") from exc
 
 
+def write_config(path: Path, config: dict[str, Any]) -> None:
+    """``config.json`` of a model directory: indented, UTF-8 (Indonesian topic names stay readable)."""
+    (Path(path) / CONFIG_FILE).write_text(
+        json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+
+
 def new_version(name: str, fingerprint: str) -> str:
     """``<name>-<UTC date and time>-<6 hex of the weights>``: sortable, unique, and says what it is."""
     return f"{name}-{datetime.now(UTC):%Y%m%d%H%M}-{fingerprint[:6]}"

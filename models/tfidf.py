@@ -202,9 +202,7 @@ class TfidfSentimentModel(SentimentModel):
             "libraries": registry.library_versions(),
             **self.card,
         }
-        (path / registry.CONFIG_FILE).write_text(
-            json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-        )
+        registry.write_config(path, config)
         return path
 
     @classmethod

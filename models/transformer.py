@@ -406,9 +406,7 @@ class TransformerSentimentModel(SentimentModel):
             "libraries": registry.library_versions("torch", "transformers", "safetensors", "tokenizers"),
             **{k: v for k, v in self.card.items() if k != "libraries"},
         }
-        (path / registry.CONFIG_FILE).write_text(
-            json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-        )
+        registry.write_config(path, config)
         return path
 
     def release_size(self, path: Path) -> int:
